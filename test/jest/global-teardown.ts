@@ -1,0 +1,1 @@
+export { default } from '../../packages/devcluster/src/jest/global-teardown';
