@@ -41,3 +41,30 @@ export type {
   SdkMetricName,
   MetricsReport,
 } from './metrics/catalog';
+export { WORKER_NAME_PATTERN, INSTANCE_ID_PATTERN } from './metrics/catalog';
+export {
+  SdkStats,
+  seriesKey,
+  validateSeries,
+  histogramQuantile,
+  mergeHistograms,
+  summarizeLatency,
+  selectHistograms,
+  counterTotal,
+} from './metrics/stats';
+export type {
+  CounterName,
+  GaugeName,
+  HistogramName,
+  CounterHandle,
+  HistogramHandle,
+  SeriesLabels,
+  ValueSample,
+  HistogramSample,
+  HistogramData,
+  StatsSnapshot,
+  SdkStatsOptions,
+  LatencySummary,
+} from './metrics/stats';
+export { MetricsReporter, DEFAULT_REPORTER_OPTIONS, defaultWorkerName } from './metrics/reporter';
+export type { MetricsReporterOptions, ReporterStats } from './metrics/reporter';

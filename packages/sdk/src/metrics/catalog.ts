@@ -133,9 +133,20 @@ export const SDK_METRICS = Object.freeze({
     help: 'Reconnections of Redis connections, by kind (data or invalidation subscriber).',
     labels: { connection: ['data', 'subscriber'] },
   },
+  reporter_dropped_reports_total: {
+    type: 'counter',
+    help: 'Report intervals the metrics reporter discarded: backlog (the sidecar was unreachable for longer than maxPendingReports intervals) or rejected (the sidecar answered 4xx).',
+    labels: { reason: ['backlog', 'rejected'] },
+  },
 } satisfies Record<string, MetricSpec>);
 
 export type SdkMetricName = keyof typeof SDK_METRICS;
+
+/** Allowed `worker` of a report (and so of the sidecar's `worker` label). */
+export const WORKER_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Allowed `instance` of a report. */
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Version of the reporter -> sidecar body. */
 export const REPORT_FORMAT_VERSION = 1;
