@@ -24,6 +24,8 @@ describe('PromQL in rules and dashboards', () => {
     expect(familyOf('sessioncache_near_cache_entries_bucket', contract)).toBeUndefined();
     expect(familyOf('sessioncache_operations', contract)).toBeUndefined();
     expect(familyOf('sessioncache_operation_duration_seconds_bucket', contract)).toBe('sessioncache_operation_duration_seconds');
+    expect(parsePromQL('rate(sessioncache_operations_total[5m])').fixedRanges).toEqual(['sessioncache_operations_total[5m]']);
+    expect(parsePromQL('rate(sessioncache_operations_total[$__rate_interval])').fixedRanges).toEqual([]);
   });
 
   it.each(expressions.map((e) => [e.where, e.expr]))('%s parses', (_where, expr) => {
