@@ -60,7 +60,7 @@ async function http(method: 'GET' | 'POST', url: string, body?: unknown): Promis
 beforeAll(async () => {
   const nodes = process.env.REDIS_CLUSTER_NODES;
   if (!nodes) throw new Error('REDIS_CLUSTER_NODES is not set: run through jest.int.config.js (its global setup starts the cluster)');
-  app = build({ redisNodes: parseNodeList(nodes), probeIntervalMs: 250, probeTimeoutMs: 250 });
+  app = build({ redisNodes: parseNodeList(nodes, 'REDIS_CLUSTER_NODES'), probeIntervalMs: 250, probeTimeoutMs: 250 });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('sidecar has no TCP address');

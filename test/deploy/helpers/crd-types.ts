@@ -6,8 +6,8 @@
  * of Gateway API, gateway.envoyproxy.io/v1alpha1 of Envoy Gateway), so a misspelt field fails
  * the type check instead of being silently dropped by the API server.
  */
-import type { IIoK8sApimachineryPkgApisMetaV1LabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
-import type { IIoK8sApimachineryPkgApisMetaV1ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+import type { IIoK8sApimachineryPkgApisMetaV1LabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector' with { 'resolution-mode': 'import' };
+import type { IIoK8sApimachineryPkgApisMetaV1ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta' with { 'resolution-mode': 'import' };
 
 type Duration = string;
 

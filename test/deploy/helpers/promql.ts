@@ -1,4 +1,9 @@
-import { parser } from '@prometheus-io/lezer-promql';
+import type * as LezerPromQL from '@prometheus-io/lezer-promql' with { 'resolution-mode': 'import' };
+
+// The package is an ES module with a CommonJS build (its "require" export) that jest loads;
+// only its types need the ESM resolution.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { parser } = require('@prometheus-io/lezer-promql') as typeof LezerPromQL;
 
 /**
  * Grafana's built-in interval variables stand where PromQL expects a duration; any other
