@@ -7,7 +7,8 @@ set -eu
 
 : "${POD_IP:?}" "${POD_NAMESPACE:?}" "${REDIS_HEADLESS_SERVICE:?}" "${REDIS_MAXMEMORY:?}"
 domain="${REDIS_HEADLESS_SERVICE}.${POD_NAMESPACE}.svc.${CLUSTER_DOMAIN:-cluster.local}"
-my_host="$(hostname).${domain}"
+# Kubernetes sets HOSTNAME to the pod name (redis-cluster-N).
+my_host="${HOSTNAME:-$(hostname)}.${domain}"
 
 if [ -s /data/nodes.conf ]; then
   /scripts/update-node-ips.sh /data/nodes.conf
