@@ -84,7 +84,7 @@ describe('registerSessionCacheMetrics', () => {
     expect(r.status).toBe(0);
   });
 
-  it('sums several sources and accepts a cache-like source exposing stats().metrics', async () => {
+  it('sums several sources and accepts a cache-like source exposing its stats as metrics', async () => {
     const registry = new promClient.Registry();
     const a = new SdkStats();
     const b = new SdkStats();
@@ -92,7 +92,7 @@ describe('registerSessionCacheMetrics', () => {
     b.counter('near_cache_requests_total', { result: 'hit' }).inc(5);
     a.histogram('invalidation_lag_seconds', {}).observe(0.001);
     b.histogram('invalidation_lag_seconds', {}).observe(0.001);
-    const cacheLike = { stats: () => ({ hitRate: 0.5, metrics: b.snapshot() }) };
+    const cacheLike = { metrics: b, stats: () => ({ hitRate: 0.5 }) };
     registerSessionCacheMetrics(registry, [a, cacheLike]);
     const text = await registry.metrics();
     expect(lines(text, 'sessioncache_near_cache_requests_total{')).toEqual([

@@ -22,10 +22,17 @@ export interface SnapshotLike {
 }
 
 /**
- * Where the binding reads metrics from: an {@link SdkStats} (or anything with `snapshot()`),
- * or an object whose `stats()` result carries the snapshot as `metrics` (a SessionCache).
+ * Where the binding reads metrics from: an `SdkStats` (or anything with `snapshot()`), or an
+ * object exposing one as `metrics` (a SessionCache: `cache.metrics`).
  */
-export type MetricsSource = { snapshot(): SnapshotLike } | { stats(): { readonly metrics: SnapshotLike } };
+export type MetricsSource = { snapshot(): SnapshotLike } | { readonly metrics: { snapshot(): SnapshotLike } };
+
+function isSource(s: unknown): s is MetricsSource {
+  if (!s || typeof s !== 'object') return false;
+  if (typeof (s as { snapshot?: unknown }).snapshot === 'function') return true;
+  const m = (s as { metrics?: unknown }).metrics;
+  return !!m && typeof (m as { snapshot?: unknown }).snapshot === 'function';
+}
 
 /** Options of {@link registerSessionCacheMetrics}. */
 export interface RegisterSessionCacheMetricsOptions {
@@ -68,7 +75,7 @@ function loadPromClient(): PromClientModule {
 
 function readSource(source: MetricsSource): SnapshotLike {
   if ('snapshot' in source && typeof source.snapshot === 'function') return source.snapshot();
-  return (source as { stats(): { metrics: SnapshotLike } }).stats().metrics;
+  return (source as { metrics: { snapshot(): SnapshotLike } }).metrics.snapshot();
 }
 
 function labelsKey(labels: SeriesLabels): string {
@@ -129,7 +136,7 @@ export function registerSessionCacheMetrics(
     throw new InvalidOptionsError('registry', 'must be a prom-client Registry');
   }
   const sources = (Array.isArray(source) ? source : [source]) as readonly MetricsSource[];
-  if (sources.length === 0 || sources.some((s) => !s || (typeof (s as { snapshot?: unknown }).snapshot !== 'function' && typeof (s as { stats?: unknown }).stats !== 'function'))) {
+  if (sources.length === 0 || !sources.every(isSource)) {
     throw new InvalidOptionsError('source', 'must be an SdkStats, a SessionCache, or a non-empty array of them');
   }
   const prefix = opts.prefix ?? METRIC_PREFIX;
