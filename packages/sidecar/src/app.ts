@@ -86,6 +86,9 @@ export function build(opts: BuildOptions = {}): FastifyInstance {
   const version = sidecarVersion();
   const app = Fastify({
     logger,
+    // A report every few seconds per process plus scrapes: per-request lines would drown the
+    // log. Refusals and failures are logged by the error handler.
+    disableRequestLogging: true,
     bodyLimit: options.bodyLimitBytes,
     // Reject what the schema does not allow instead of fastify's defaults (strip unknown
     // properties, coerce "5" to 5): a malformed report must change nothing.
@@ -112,7 +115,7 @@ export function build(opts: BuildOptions = {}): FastifyInstance {
     const e = toSidecarError(err, options.bodyLimitBytes, request.headers['content-type']);
     if (request.routeOptions.url === REPORT_ROUTE) metrics.countReport('rejected');
     if (e.statusCode >= 500) request.log.error({ err }, 'request failed');
-    else request.log.debug({ code: e.code, msg: e.message }, 'request refused');
+    else request.log.warn({ code: e.code, url: request.url, reason: e.message }, 'request refused');
     void reply.status(e.statusCode).send({
       statusCode: e.statusCode,
       code: e.code,
