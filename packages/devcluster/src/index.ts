@@ -5,6 +5,8 @@
 export { DevCluster, startCluster, parseSeeds } from './cluster';
 export type { DevClusterNode, NodeRef } from './cluster';
 export { flushCluster } from './flush';
+export { StandaloneRedis } from './standalone';
+export type { StandaloneRedisOptions } from './standalone';
 export { DEFAULT_DEVCLUSTER_OPTIONS, resolveDevClusterOptions } from './options';
 export type { DevClusterOptions, DevClusterBackend, ResolvedDevClusterOptions } from './options';
 export {

@@ -20,17 +20,16 @@ export interface NodeBackend {
 
 /** Redis configuration shared by both backends. */
 export function nodeConfig(port: number, nodeTimeoutMs: number, extra: Record<string, string>): Record<string, string> {
+  const cluster = extra['cluster-enabled'] !== 'no';
   return {
     port: String(port),
     bind: '127.0.0.1',
-    'cluster-enabled': 'yes',
-    'cluster-config-file': 'nodes.conf',
-    'cluster-node-timeout': String(nodeTimeoutMs),
+    ...(cluster ? { 'cluster-enabled': 'yes', 'cluster-config-file': 'nodes.conf', 'cluster-node-timeout': String(nodeTimeoutMs) } : {}),
     // Keep nodes cheap and disposable: no snapshots, no AOF.
     save: '""',
     appendonly: 'no',
     'enable-debug-command': 'local',
     'enable-module-command': 'no',
-    ...extra,
+    ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'cluster-enabled' || cluster)),
   };
 }

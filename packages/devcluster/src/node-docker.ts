@@ -11,6 +11,8 @@ let loaded: Testcontainers | undefined;
 export function loadTestcontainers(): Testcontainers {
   if (loaded) return loaded;
   try {
+    // An optional peer dependency: loaded only when Docker is used, so it need not be installed.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require('testcontainers') as Testcontainers;
     return loaded;
   } catch (cause) {

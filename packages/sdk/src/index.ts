@@ -1,6 +1,23 @@
 /**
  * @sessioncache/sdk: sessions on Redis Cluster with an invalidated in-process near cache.
  */
+export { SessionCache } from './session-cache';
+export type { ConnectOptions, CacheStats, SessionCacheLogger } from './session-cache';
+export type { Session, SessionInfo, CreateSessionInput, UpdateOptions, RegenerateOptions } from './session';
+export { DEFAULT_OPTIONS, resolveOptions } from './options';
+export type {
+  SessionCacheOptions,
+  ResolvedOptions,
+  RedisTarget,
+  NodeAddress,
+  NearCacheOptions,
+  DurabilityOptions,
+  MetricsOptions,
+  InvalidationMode,
+} from './options';
+export type { EncryptionOptions, EncryptionKey } from './codec';
+export type { NearCacheStats, NearCacheMode } from './near-cache/near-cache';
+export { isSessionId, SESSION_ID_LENGTH, MAX_ID_LENGTH } from './ids';
 export {
   SessionCacheError,
   InvalidOptionsError,

@@ -1,0 +1,506 @@
+import { Codec, type EncryptionOptions } from './codec';
+import {
+  CacheClosedError,
+  InvalidArgumentError,
+  InvalidOptionsError,
+  InvalidSessionIdError,
+  RedisUnavailableError,
+  SessionCacheError,
+  SessionNotFoundError,
+} from './errors';
+import { checkSessionId, generateSessionId, parseSessionId, randomTag, userTag, idFingerprint, type ParsedSessionId } from './ids';
+import { Instrumentation, resultOf } from './instrumentation';
+import type { Operation } from './metrics/catalog';
+import { MetricsReporter, type ReporterStats } from './metrics/reporter';
+import { SdkStats, counterTotal, selectHistograms, summarizeLatency, type LatencySummary } from './metrics/stats';
+import { NearCache, type NearCacheStats } from './near-cache/near-cache';
+import { resolveOptions, type ResolvedOptions, type SessionCacheOptions } from './options';
+import type { CreateSessionInput, RegenerateOptions, Session, SessionInfo, UpdateOptions } from './session';
+import { createRedisClient, waitReady, type RedisClient } from './store/redis-client';
+import { SessionStore, type LoadedSession } from './store/session-store';
+import { deepFreeze, freezeSession } from './freeze';
+
+/** Where the SDK reports problems it handles itself (corrupt payloads, background touches). */
+export interface SessionCacheLogger {
+  warn(message: string, context?: Record<string, unknown>): void;
+}
+
+/** Options of {@link SessionCache.connect}: {@link SessionCacheOptions} plus injectables. */
+export interface ConnectOptions extends SessionCacheOptions {
+  /** Encryption of attribute values at rest (AES-256-GCM, key ids for rotation). @default off */
+  encryption?: EncryptionOptions;
+  /**
+   * Where warnings go. Session ids are never logged; a keyed fingerprint is.
+   * @default process.emitWarning
+   */
+  logger?: SessionCacheLogger;
+  /**
+   * Most Redis calls in flight at once; beyond it calls fail at once with
+   * RedisUnavailableError instead of queueing while Redis is slow or down.
+   * @default 10000
+   */
+  maxInFlight?: number;
+}
+
+/** What {@link SessionCache.stats} returns. */
+export interface CacheStats {
+  /** Operations by name and result. */
+  operations: Record<string, Record<string, number>>;
+  /** Errors by code (SC_ERR_*), including decode failures that read as "no session". */
+  errors: Record<string, number>;
+  /** Payloads in Redis that could not be decoded (read as null). */
+  decodeFailures: number;
+  /** Latency in seconds by tier. */
+  latency: { near: LatencySummary; redis: LatencySummary };
+  /** Near-cache state and counters. */
+  nearCache: NearCacheStats;
+  /** Redis calls currently in flight. */
+  inFlight: number;
+}
+
+const defaultLogger: SessionCacheLogger = {
+  warn(message, context) {
+    process.emitWarning(context ? `${message} ${JSON.stringify(context)}` : message, 'SessionCacheWarning');
+  },
+};
+
+const USER_ID_MAX = 256;
+
+function checkUserId(userId: unknown): string {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > USER_ID_MAX) {
+    throw new InvalidArgumentError(`userId must be a string of 1 to ${USER_ID_MAX} characters`);
+  }
+  return userId;
+}
+
+function checkTimeout(name: string, v: unknown, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
+  }
+  return v;
+}
+
+/**
+ * Sessions on Redis Cluster with an in-process near cache kept correct by Redis
+ * server-assisted invalidation. Create one per process with {@link SessionCache.connect} and
+ * share it.
+ */
+export class SessionCache implements AsyncDisposable {
+  readonly #opts: ResolvedOptions;
+  readonly #client: RedisClient;
+  readonly #store: SessionStore;
+  readonly #near: NearCache;
+  readonly #stats: SdkStats;
+  readonly #inst: Instrumentation;
+  readonly #logger: SessionCacheLogger;
+  readonly #maxInFlight: number;
+  readonly #logKey: Buffer;
+  #reporter: MetricsReporter | undefined;
+  #inFlight = 0;
+  #closed = false;
+
+  private constructor(opts: ResolvedOptions, extra: Pick<ConnectOptions, 'logger' | 'maxInFlight'>, client: RedisClient, codec: Codec) {
+    this.#opts = opts;
+    this.#client = client;
+    this.#logger = extra.logger ?? defaultLogger;
+    this.#maxInFlight = extra.maxInFlight ?? 10_000;
+    this.#stats = new SdkStats();
+    this.#inst = new Instrumentation(this.#stats);
+    this.#store = new SessionStore(client, opts, codec);
+    this.#logKey = Buffer.from(generateSessionId().id);
+    this.#near = new NearCache({
+      options: opts,
+      client,
+      store: this.#store,
+      stats: this.#stats,
+      logger: this.#logger,
+      touch: (p) => this.#redis(() => this.#store.touch(p, false)),
+    });
+  }
+
+  /**
+   * Validates the options, connects, and resolves once the cluster is ready and the near
+   * cache's invalidation is armed (or its fallback chosen). Throws InvalidOptionsError for bad
+   * options, RedisUnavailableError when Redis is not ready within `connectTimeoutMs`.
+   */
+  static async connect(options: ConnectOptions): Promise<SessionCache> {
+    const { encryption, logger, maxInFlight, ...rest } = (options ?? {}) as ConnectOptions;
+    const opts = resolveOptions(rest);
+    if (maxInFlight !== undefined && (!Number.isInteger(maxInFlight) || maxInFlight < 1)) {
+      throw new InvalidOptionsError('maxInFlight', 'must be a positive integer');
+    }
+    if (logger !== undefined && typeof logger?.warn !== 'function') {
+      throw new InvalidOptionsError('logger', 'must have a warn(message, context) method');
+    }
+    const codec = new Codec(encryption);
+    const client = createRedisClient(opts);
+    client.on('error', () => undefined); // surfaced through the calls that fail
+    const cache = new SessionCache(opts, { logger, maxInFlight }, client, codec);
+    try {
+      await waitReady(client, opts.connectTimeoutMs);
+      await cache.#near.start();
+      cache.#startReporter();
+    } catch (err) {
+      await cache.close().catch(() => undefined);
+      throw err;
+    }
+    return cache;
+  }
+
+  /** Pushes metric deltas to the sidecar when `metrics.sidecar` is set; never blocks or fails a call. */
+  #startReporter(): void {
+    const m = this.#opts.metrics;
+    if (!m.sidecar) return;
+    let lastLog = 0;
+    this.#reporter = new MetricsReporter({
+      url: m.sidecar,
+      stats: this.#stats,
+      ...(m.worker !== undefined ? { worker: m.worker } : {}),
+      ...(m.intervalMs !== undefined ? { intervalMs: m.intervalMs } : {}),
+      onError: (err) => {
+        // The reporter retries on every interval while the sidecar is down: log once a minute.
+        if (Date.now() - lastLog < 60_000) return;
+        lastLog = Date.now();
+        this.#logger.warn('sessioncache: metrics report to the sidecar failed; retrying with backoff', { reason: err.message });
+      },
+    });
+    this.#reporter.start();
+  }
+
+  /** The sidecar reporter's own counters (sent, failed, dropped, pending), when it runs. */
+  reporterStats(): ReporterStats | undefined {
+    return this.#reporter?.stats();
+  }
+
+  /** The resolved options (frozen). */
+  get options(): Readonly<ResolvedOptions> {
+    return this.#opts;
+  }
+
+  /** The in-process metrics (for the prom-client binding and the sidecar reporter). */
+  get metrics(): SdkStats {
+    return this.#stats;
+  }
+
+  /** A keyed fingerprint of an id, safe to log: it correlates log lines without revealing the id. */
+  fingerprint(id: string): string {
+    return idFingerprint(String(id), this.#logKey);
+  }
+
+  // --- plumbing -----------------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#closed) throw new CacheClosedError();
+  }
+
+  /** Runs one Redis-bound call under the in-flight bound. */
+  async #redis<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#inFlight >= this.#maxInFlight) {
+      throw new RedisUnavailableError(`${this.#inFlight} calls already in flight (maxInFlight); Redis is slow or down`);
+    }
+    this.#inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  /** Times an operation that goes to Redis and counts its result and errors. */
+  async #op<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
+    const t0 = this.#inst.start();
+    try {
+      this.#checkOpen();
+      const out = await fn();
+      this.#inst.done(op, 'redis', 'ok', t0);
+      return out;
+    } catch (err) {
+      this.#inst.done(op, 'redis', resultOf(err), t0);
+      if (err instanceof SessionCacheError || (err as { code?: string }).code) this.#inst.error((err as { code: string }).code);
+      throw err;
+    }
+  }
+
+  #parseForWrite(id: unknown): ParsedSessionId {
+    const why = checkSessionId(id);
+    if (why) throw new InvalidSessionIdError(why);
+    return parseSessionId(id)!;
+  }
+
+  #loaded(l: LoadedSession): Session {
+    return freezeSession(l.session);
+  }
+
+  /** Reads through Redis for the near cache; decode failures read as null, counted and logged. */
+  readonly #load = async (p: ParsedSessionId): Promise<LoadedSession | null> => {
+    try {
+      return await this.#redis(() => this.#store.get(p));
+    } catch (err) {
+      if ((err as SessionCacheError).code === 'SC_ERR_DECODE') {
+        this.#inst.error('SC_ERR_DECODE');
+        this.#logger.warn('sessioncache: stored session could not be decoded; treating it as missing', {
+          session: this.fingerprint(p.id),
+          reason: (err as Error).message,
+        });
+        return null;
+      }
+      throw err;
+    }
+  };
+
+  // --- public API ---------------------------------------------------------------------------
+
+  /** Creates a session with a new id. Binding a user puts it in that user's index and limit. */
+  async create(input: CreateSessionInput = {}): Promise<Session> {
+    return this.#op('create', async () => {
+      if (typeof input !== 'object' || input === null) throw new InvalidArgumentError('create() takes an object');
+      const userId = input.userId === undefined ? undefined : checkUserId(input.userId);
+      const idle = checkTimeout('idleTimeoutSec', input.idleTimeoutSec, 365 * 86400) ?? this.#opts.idleTimeoutSec;
+      const abs = checkTimeout('absoluteTimeoutSec', input.absoluteTimeoutSec, 10 * 365 * 86400) ?? Math.max(this.#opts.absoluteTimeoutSec, idle);
+      if (abs < idle) throw new InvalidArgumentError(`absoluteTimeoutSec (${abs}) must not be shorter than idleTimeoutSec (${idle})`);
+      const tag = userId === undefined ? randomTag() : userTag(this.#opts.userTagSecret, userId);
+      const target = generateSessionId(tag);
+      const data = input.data ?? {};
+      const { session, evicted } = await this.#redis(() =>
+        this.#store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs }),
+      );
+      for (const handle of evicted) this.#near.invalidateKey(this.#store.keys.session(tag, handle));
+      return freezeSession(session);
+    });
+  }
+
+  /**
+   * The session, or null when it is missing, expired, destroyed, corrupt or the id is malformed
+   * (a malformed id never reaches Redis). Hot sessions come from the near cache.
+   */
+  async get(id: string): Promise<Session | null> {
+    const p = parseSessionId(id);
+    if (!p) {
+      const t0 = this.#inst.start();
+      this.#inst.done('get', 'near', 'not_found', t0);
+      return null;
+    }
+    if (this.#closed) throw new CacheClosedError();
+    return this.#near.get(p, this.#load, this.#inst);
+  }
+
+  /** Sessions for many ids, in input order (null for missing or malformed ones). */
+  async getMany(ids: readonly string[]): Promise<Array<Session | null>> {
+    if (!Array.isArray(ids)) throw new InvalidArgumentError('getMany() takes an array of ids');
+    return Promise.all(ids.map((id) => this.get(id)));
+  }
+
+  /**
+   * Writes only the given attributes (undefined removes one) and bumps the version. With
+   * `expectedVersion`, writes only if the session is still at that version
+   * (VersionConflictError otherwise, nothing written). Throws SessionNotFoundError when the
+   * session is gone, InvalidSessionIdError for a malformed id (no Redis call).
+   */
+  async update(id: string, patch: Record<string, unknown>, options: UpdateOptions = {}): Promise<Session> {
+    return this.#op('update', async () => {
+      const p = this.#parseForWrite(id);
+      if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new InvalidArgumentError('update() takes a patch object');
+      const ev = options?.expectedVersion;
+      if (ev !== undefined && (!Number.isInteger(ev) || ev < 0)) throw new InvalidArgumentError('expectedVersion must be a non-negative integer');
+      const key = this.#store.keys.session(p.tag, p.hash);
+      this.#near.invalidateKey(key);
+      try {
+        const loaded = await this.#redis(() => this.#store.update(p, patch, ev));
+        this.#near.noteOwnWrite(key);
+        return this.#loaded(loaded);
+      } finally {
+        this.#near.invalidateKey(key);
+      }
+    });
+  }
+
+  /**
+   * Extends the idle timeout. Cheap: it refreshes the Redis TTL only once `touchFraction` of the
+   * idle timeout has passed (`{ force: true }` always refreshes), so touching on every request
+   * does not invalidate other instances on every request. Resolves false when the session is gone.
+   */
+  async touch(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    return this.#op('touch', async () => {
+      const p = this.#parseForWrite(id);
+      const force = options?.force === true;
+      if (!force) {
+        const local = this.#near.touchLocal(p);
+        if (local !== undefined) return local;
+      }
+      const res = await this.#redis(() => this.#store.touch(p, force));
+      if (res?.refreshed) this.#near.noteOwnWrite(this.#store.keys.session(p.tag, p.hash));
+      return res !== null;
+    });
+  }
+
+  /**
+   * Deletes the session everywhere and leaves a tombstone so that a save racing the logout can
+   * never bring it back. Resolves true if a live session was deleted.
+   */
+  async destroy(id: string): Promise<boolean> {
+    return this.#op('destroy', async () => {
+      const p = this.#parseForWrite(id);
+      const key = this.#store.keys.session(p.tag, p.hash);
+      this.#near.invalidateKey(key);
+      try {
+        const existed = await this.#redis(() => this.#store.destroy(p));
+        if (existed) this.#near.noteOwnWrite(key);
+        return existed;
+      } finally {
+        this.#near.invalidateKey(key);
+      }
+    });
+  }
+
+  /**
+   * Issues a new id for the session (same data, same user unless `userId` binds one) and kills
+   * the old id at once (tombstoned). Call it on login and privilege changes (session fixation
+   * defence). Works across slots: when the user changes, the new id lives in the user's slot.
+   */
+  async regenerate(id: string, options: RegenerateOptions = {}): Promise<Session> {
+    return this.#op('regenerate', async () => {
+      const p = this.#parseForWrite(id);
+      const newUser = options?.userId === undefined ? undefined : checkUserId(options.userId);
+      const oldKey = this.#store.keys.session(p.tag, p.hash);
+      this.#near.invalidateKey(oldKey);
+      try {
+        // Same user (or none): keep the tag, so one atomic script moves the session in its slot.
+        if (newUser === undefined || p.tag === userTag(this.#opts.userTagSecret, newUser)) {
+          for (let attempt = 0; attempt < 3; attempt++) {
+            const next = generateSessionId(p.tag);
+            const moved = await this.#redis(() => this.#store.move(p, next));
+            if (moved === null) throw new SessionNotFoundError();
+            if (moved !== 'exists') {
+              this.#near.noteOwnWrite(oldKey);
+              return this.#loaded(moved);
+            }
+          }
+          throw new SessionNotFoundError();
+        }
+        // New user: kill the old id first (fail safe: a failure afterwards logs the user out
+        // rather than leaving a fixable session alive), then create the copy in the user's slot.
+        const taken = await this.#redis(() => this.#store.take(p));
+        if (!taken) throw new SessionNotFoundError();
+        this.#near.noteOwnWrite(oldKey);
+        const userChanged = taken.session.userId !== newUser;
+        const next = generateSessionId(userTag(this.#opts.userTagSecret, newUser!));
+        const { session, evicted } = await this.#redis(() =>
+          this.#store.create(
+            next,
+            { userId: newUser, data: taken.session.data as Record<string, unknown>, idleTimeoutSec: taken.idleTimeoutSec, absoluteTimeoutSec: Math.max(this.#opts.absoluteTimeoutSec, taken.idleTimeoutSec) },
+            userChanged ? undefined : { createdAt: taken.session.createdAt, absoluteExpiresAt: taken.session.absoluteExpiresAt, version: taken.session.version + 1 },
+          ),
+        );
+        for (const handle of evicted) this.#near.invalidateKey(this.#store.keys.session(next.tag, handle));
+        return freezeSession(session);
+      } finally {
+        this.#near.invalidateKey(oldKey);
+      }
+    });
+  }
+
+  /**
+   * The user's live sessions (expired or destroyed ones are pruned from the index, never
+   * returned), oldest first. Listing never reveals ids: each has an opaque `handle`.
+   */
+  async listByUser(userId: string, options: { current?: string; withData?: boolean } = {}): Promise<SessionInfo[]> {
+    return this.#op('list_by_user', async () => {
+      const uid = checkUserId(userId);
+      const current = options?.current !== undefined ? parseSessionId(options.current)?.hash : undefined;
+      const list = await this.#redis(() => this.#store.listByUser(userTag(this.#opts.userTagSecret, uid), uid, options?.withData === true, current));
+      return list.map((s) => deepFreeze(s));
+    });
+  }
+
+  /**
+   * Destroys every session of the user except `except` (an id, e.g. the current one), atomically,
+   * tombstoning each. Resolves with how many live sessions were destroyed.
+   */
+  async destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
+    return this.#op('destroy_all_for_user', async () => {
+      const uid = checkUserId(userId);
+      const tag = userTag(this.#opts.userTagSecret, uid);
+      let exceptHash: string | undefined;
+      if (options?.except !== undefined) {
+        const p = this.#parseForWrite(options.except);
+        exceptHash = p.hash;
+      }
+      const destroyed = await this.#redis(() => this.#store.destroyAllForUser(tag, uid, exceptHash));
+      for (const handle of destroyed) {
+        const key = this.#store.keys.session(tag, handle);
+        this.#near.invalidateKey(key);
+        this.#near.noteOwnWrite(key);
+      }
+      return destroyed.length;
+    });
+  }
+
+  /** Destroys one session of a user by the `handle` from {@link listByUser}. */
+  async destroyByHandle(userId: string, handle: string): Promise<boolean> {
+    return this.#op('destroy', async () => {
+      const uid = checkUserId(userId);
+      if (typeof handle !== 'string' || !/^[A-Za-z0-9_-]{32}$/.test(handle)) throw new InvalidArgumentError('handle must come from listByUser()');
+      const tag = userTag(this.#opts.userTagSecret, uid);
+      const key = this.#store.keys.session(tag, handle);
+      this.#near.invalidateKey(key);
+      const existed = await this.#redis(() => this.#store.destroyByHandle(tag, handle));
+      this.#near.invalidateKey(key);
+      if (existed) this.#near.noteOwnWrite(key);
+      return existed;
+    });
+  }
+
+  /** Counters, hit rate, latency summaries and near-cache state. */
+  stats(): CacheStats {
+    const snap = this.#stats.snapshot();
+    const operations: Record<string, Record<string, number>> = {};
+    const errors: Record<string, number> = {};
+    for (const c of snap.counters) {
+      if (c.name === 'operations_total' && c.value > 0) {
+        const op = c.labels.op!;
+        (operations[op] ??= {})[c.labels.result!] = c.value;
+      } else if (c.name === 'errors_total' && c.value > 0) {
+        errors[c.labels.code!] = c.value;
+      }
+    }
+    return {
+      operations,
+      errors,
+      decodeFailures: counterTotal(snap, 'errors_total', { code: 'SC_ERR_DECODE' }),
+      latency: {
+        near: summarizeLatency(selectHistograms(snap, 'operation_duration_seconds', { tier: 'near' })),
+        redis: summarizeLatency(selectHistograms(snap, 'operation_duration_seconds', { tier: 'redis' })),
+      },
+      nearCache: this.#near.stats(snap),
+      inFlight: this.#inFlight,
+    };
+  }
+
+  /** Stops the near cache's connections and closes the Redis client. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#reporter?.close().catch(() => undefined);
+    await this.#near.close();
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** @internal the Redis client, for tests and the adapters' admin operations. */
+  get redisClient(): RedisClient {
+    return this.#client;
+  }
+
+  /** @internal the store, for the adapters. */
+  get store(): SessionStore {
+    return this.#store;
+  }
+}

@@ -1,0 +1,120 @@
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import {
+  RedisCommandError,
+  RedisTimeoutError,
+  RedisUnavailableError,
+  SessionCacheError,
+} from '../errors';
+import type { ResolvedOptions } from '../options';
+
+/** The ioredis client the SDK drives: a Cluster, or one Redis for `{ standalone }`. */
+export type RedisClient = Cluster | Redis;
+
+/**
+ * Creates the data client. Queues are off (commands fail at once while the client is not
+ * ready instead of piling up), retries are bounded, reconnection is automatic with backoff.
+ */
+export function createRedisClient(opts: ResolvedOptions): RedisClient {
+  const nodeOptions: RedisOptions = {
+    connectTimeout: Math.min(opts.connectTimeoutMs, 5000),
+    commandTimeout: opts.commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    keepAlive: 10_000,
+    noDelay: true,
+    connectionName: 'sessioncache',
+  };
+  if ('cluster' in opts.redis) {
+    const seeds = opts.redis.cluster as Array<{ host: string; port: number }>;
+    const user: ClusterOptions = opts.redis.options ?? {};
+    return new Cluster(seeds, {
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      maxRedirections: 16,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      retryDelayOnMoved: 0,
+      slotsRefreshTimeout: 1000,
+      slotsRefreshInterval: 5000,
+      scaleReads: 'master',
+      clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000) + Math.floor(Math.random() * 100),
+      ...user,
+      redisOptions: { ...nodeOptions, ...(user.redisOptions ?? {}) },
+    });
+  }
+  const node = opts.redis.standalone as { host: string; port: number };
+  return new Redis({
+    ...nodeOptions,
+    host: node.host,
+    port: node.port,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000) + Math.floor(Math.random() * 100),
+    ...(opts.redis.options ?? {}),
+  });
+}
+
+const UNAVAILABLE = [
+  /isn't ready/i,
+  /isn't writeable/i,
+  /Connection is closed/i,
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/,
+  /None of startup nodes is available/i,
+  /CLUSTERDOWN/,
+  /Too many Cluster redirections/i,
+  /max(imum)? ?retries/i,
+  /connection.*(lost|closed|reset)/i,
+  /LOADING|MASTERDOWN|TRYAGAIN/,
+  /Failed to refresh slots cache/i,
+];
+
+/** Maps an ioredis error to the SDK's typed errors. */
+export function mapRedisError(err: unknown, timeoutMs: number): SessionCacheError {
+  if (err instanceof SessionCacheError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/Command timed out/i.test(message)) return new RedisTimeoutError(timeoutMs, { cause: err });
+  if (UNAVAILABLE.some((re) => re.test(message))) return new RedisUnavailableError(message, { cause: err });
+  return new RedisCommandError(message, { cause: err });
+}
+
+/**
+ * Bounds a Redis call by `timeoutMs` whatever ioredis does underneath (a command can sit in a
+ * node's queue during a failover, where ioredis' own commandTimeout does not run yet).
+ */
+export function withTimeout<T>(p: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeoutError(timeoutMs)), timeoutMs);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once the client is ready, or rejects with RedisUnavailableError after `timeoutMs`. */
+export async function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  if (client.status === 'wait') client.connect().catch(() => undefined);
+  let lastError: unknown;
+  const onError = (e: unknown): void => {
+    lastError = e;
+  };
+  client.on('error', onError);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new RedisUnavailableError(`not ready after ${timeoutMs} ms${lastError ? ` (${String((lastError as Error).message ?? lastError)})` : ''}`, { cause: lastError }));
+      }, timeoutMs);
+      const onReady = (): void => {
+        cleanup();
+        resolve();
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        client.removeListener('ready', onReady);
+      };
+      client.once('ready', onReady);
+    });
+  } finally {
+    client.removeListener('error', onError);
+  }
+}

@@ -1,0 +1,426 @@
+import type { Codec } from '../codec';
+import {
+  DecodeError,
+  DurabilityError,
+  InvalidArgumentError,
+  PayloadTooLargeError,
+  RedisCommandError,
+  SessionLimitError,
+  SessionNotFoundError,
+  VersionConflictError,
+} from '../errors';
+import { generateSessionId, type ParsedSessionId } from '../ids';
+import type { ResolvedOptions } from '../options';
+import type { Session, SessionInfo } from '../session';
+import { KeyLayout } from './keys';
+import { mapRedisError, withTimeout, type RedisClient } from './redis-client';
+import * as scripts from './scripts';
+
+/** A session read from Redis with what the near cache needs to keep it correctly. */
+export interface LoadedSession {
+  session: Session;
+  /** Server clock (ms) when the script ran. */
+  serverNow: number;
+  /** Remaining Redis TTL (ms) at that moment. */
+  pttl: number;
+  /** Encoded size of the attributes (bytes). */
+  bytes: number;
+  /** The data holds objects freezing cannot protect (Date, Buffer, typed arrays, Map, Set). */
+  mutableLeaves: boolean;
+  /** The raw HGETALL reply, kept by the near cache to decode a fresh copy per hit when needed. */
+  fields: Buffer[];
+}
+
+/** Result of `touch`. */
+export interface TouchResult {
+  serverNow: number;
+  pttl: number;
+  lastAccessAt: number;
+  refreshed: boolean;
+}
+
+type Reply = Buffer | number | null | Reply[];
+
+const SCRIPTS = {
+  scGet: { keys: 1, lua: scripts.GET },
+  scTouch: { keys: 1, lua: scripts.TOUCH },
+  scCreate: { keys: 3, lua: scripts.CREATE },
+  scUpdate: { keys: 1, lua: scripts.UPDATE },
+  scDestroy: { keys: 3, lua: scripts.DESTROY },
+  scTake: { keys: 3, lua: scripts.TAKE },
+  scMove: { keys: 5, lua: scripts.MOVE },
+  scList: { keys: 1, lua: scripts.LIST },
+  scDestroyAll: { keys: 1, lua: scripts.DESTROY_ALL },
+  scUpsert: { keys: 3, lua: scripts.UPSERT },
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_ATTRIBUTE_NAME = 256;
+
+function str(b: Reply | undefined): string {
+  return Buffer.isBuffer(b) ? b.toString() : String(b);
+}
+
+function num(b: Reply | undefined): number {
+  return typeof b === 'number' ? b : Number(str(b));
+}
+
+/** Checks an attribute name given by the application. */
+export function checkAttributeName(name: string): void {
+  if (name.length === 0 || name.length > MAX_ATTRIBUTE_NAME) {
+    throw new InvalidArgumentError(`Attribute names must have 1 to ${MAX_ATTRIBUTE_NAME} characters, got ${name.length}`);
+  }
+  if (RESERVED_NAMES.has(name)) throw new InvalidArgumentError(`Attribute name ${JSON.stringify(name)} is reserved`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** True when `v` holds a value Object.freeze cannot make immutable. */
+function hasMutableLeaves(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (v instanceof Date || ArrayBuffer.isView(v) || v instanceof Map || v instanceof Set || v instanceof ArrayBuffer) return true;
+  for (const x of Object.values(v)) if (hasMutableLeaves(x)) return true;
+  return false;
+}
+
+/**
+ * The Redis side of every operation: keys, Lua scripts, encoding, timeouts, error mapping and
+ * WAIT. It knows nothing about the near cache; SessionCache composes the two.
+ */
+export class SessionStore {
+  readonly keys: KeyLayout;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly opts: ResolvedOptions,
+    private readonly codec: Codec,
+  ) {
+    this.keys = new KeyLayout(opts.keyPrefix);
+    for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
+      // defineCommand runs EVALSHA and falls back to EVAL (reloading the script) on NOSCRIPT.
+      client.defineCommand(name, { numberOfKeys: keys, lua });
+    }
+  }
+
+  /** Encodes attributes for a write, enforcing names and the payload limit before any I/O. */
+  encodeData(data: Record<string, unknown>, allowUndefined: boolean): { pairs: Buffer[]; deletes: string[]; bytes: number } {
+    if (!isPlainObject(data)) throw new InvalidArgumentError('Session data must be a plain object');
+    const pairs: Buffer[] = [];
+    const deletes: string[] = [];
+    let bytes = 0;
+    for (const name of Object.keys(data)) {
+      checkAttributeName(name);
+      const value = data[name];
+      if (value === undefined) {
+        if (allowUndefined) deletes.push(`d:${name}`);
+        continue;
+      }
+      if (typeof value === 'function' || typeof value === 'symbol') {
+        throw new InvalidArgumentError(`Attribute ${JSON.stringify(name)} holds a ${typeof value}, which cannot be stored`);
+      }
+      let enc: Buffer;
+      try {
+        enc = this.codec.encode(name, value);
+      } catch (cause) {
+        throw new InvalidArgumentError(`Attribute ${JSON.stringify(name)} cannot be encoded: ${String((cause as Error).message ?? cause)}`);
+      }
+      bytes += enc.length;
+      if (bytes > this.opts.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.opts.maxPayloadBytes);
+      pairs.push(Buffer.from(`d:${name}`), enc);
+    }
+    return { pairs, deletes, bytes };
+  }
+
+  /** Builds a Session from HGETALL pairs; throws DecodeError on any malformed field. */
+  decodeSession(id: string, fields: Reply[]): { session: Session; bytes: number; mutableLeaves: boolean; idleTimeoutSec: number } {
+    const data: Record<string, unknown> = {};
+    let v = NaN;
+    let c = NaN;
+    let a = NaN;
+    let i = NaN;
+    let x = NaN;
+    let z = 0;
+    let userId: string | undefined;
+    let mutableLeaves = false;
+    for (let k = 0; k + 1 < fields.length; k += 2) {
+      const name = str(fields[k]);
+      const raw = fields[k + 1];
+      if (name.startsWith('d:')) {
+        const attr = name.slice(2);
+        if (RESERVED_NAMES.has(attr) || !Buffer.isBuffer(raw)) throw new DecodeError(`unexpected attribute field ${JSON.stringify(attr)}`);
+        const value = this.codec.decode(attr, raw);
+        if (!mutableLeaves && hasMutableLeaves(value)) mutableLeaves = true;
+        data[attr] = value;
+      } else if (name === 'v') v = num(raw);
+      else if (name === 'c') c = num(raw);
+      else if (name === 'a') a = num(raw);
+      else if (name === 'i') i = num(raw);
+      else if (name === 'x') x = num(raw);
+      else if (name === 'z') z = num(raw);
+      else if (name === 'u') userId = str(raw);
+    }
+    if (![v, c, a, i, x].every(Number.isFinite)) throw new DecodeError('session metadata missing or malformed');
+    const session: Session = {
+      id,
+      ...(userId !== undefined ? { userId } : {}),
+      data,
+      version: v,
+      createdAt: c,
+      lastAccessAt: a,
+      idleExpiresAt: Math.min(a + i * 1000, x),
+      absoluteExpiresAt: x,
+    };
+    return { session, bytes: z, mutableLeaves, idleTimeoutSec: i };
+  }
+
+  private async run(name: ScriptName, args: Array<string | Buffer | number>, write: boolean): Promise<Reply> {
+    const timeout = this.opts.commandTimeoutMs + (write && this.opts.durability.replicas > 0 ? this.opts.durability.timeoutMs : 0);
+    const client = this.client as unknown as Record<string, (...a: unknown[]) => Promise<Reply>>;
+    try {
+      if (write && this.opts.durability.replicas > 0) {
+        // WAIT must go to the connection that ran the write: a pipeline keeps both on the
+        // node owning the session's slot.
+        const p = (this.client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown>)[`${name}Buffer`]!(...args) as {
+          call(...a: unknown[]): { exec(): Promise<Array<[Error | null, unknown]>> };
+        };
+        const results = await withTimeout(p.call('WAIT', this.opts.durability.replicas, this.opts.durability.timeoutMs).exec(), timeout);
+        const [writeErr, reply] = results[0]!;
+        if (writeErr) throw writeErr;
+        const [waitErr, acked] = results[1]!;
+        if (waitErr) throw waitErr;
+        if (Number(acked) < this.opts.durability.replicas) throw new DurabilityError(Number(acked), this.opts.durability.replicas);
+        return reply as Reply;
+      }
+      return await withTimeout(client[`${name}Buffer`]!.call(this.client, ...args), timeout);
+    } catch (err) {
+      throw mapRedisError(err, timeout);
+    }
+  }
+
+  /** Reads a session (refreshing its TTL when due); null when missing or expired. */
+  async get(p: ParsedSessionId): Promise<LoadedSession | null> {
+    const reply = (await this.run('scGet', [this.keys.session(p.tag, p.hash), this.opts.touchFraction], false)) as Reply[] | null;
+    if (!reply) return null;
+    if (reply.length === 1) throw new DecodeError('session metadata missing or malformed');
+    const { session, bytes, mutableLeaves } = this.decodeSession(p.id, reply[2] as Reply[]);
+    return { session, serverNow: num(reply[0]), pttl: num(reply[1]), bytes, mutableLeaves, fields: reply[2] as Buffer[] };
+  }
+
+  /** Refreshes the idle timeout when due (always with `force`); null when missing. */
+  async touch(p: ParsedSessionId, force: boolean): Promise<TouchResult | null> {
+    const reply = (await this.run('scTouch', [this.keys.session(p.tag, p.hash), force ? 0 : this.opts.touchFraction], true)) as Reply[] | null;
+    if (!reply) return null;
+    return { serverNow: num(reply[0]), pttl: num(reply[1]), lastAccessAt: num(reply[2]), refreshed: num(reply[3]) === 1 };
+  }
+
+  /** Creates a session under a new id with the given tag; returns it and the evicted members. */
+  async create(
+    target: ParsedSessionId,
+    input: { userId?: string; data: Record<string, unknown>; idleTimeoutSec: number; absoluteTimeoutSec: number },
+    carry?: { createdAt: number; absoluteExpiresAt: number; version: number },
+  ): Promise<{ session: Session; evicted: string[] }> {
+    const { pairs, bytes } = this.encodeData(input.data, false);
+    let id = target;
+    for (let attempt = 0; ; attempt++) {
+      const reply = (await this.run(
+        'scCreate',
+        [
+          this.keys.session(id.tag, id.hash),
+          this.keys.tombstone(id.tag, id.hash),
+          this.keys.userIndex(id.tag),
+          input.idleTimeoutSec,
+          input.absoluteTimeoutSec,
+          input.userId ?? '',
+          this.opts.maxSessionsPerUser,
+          this.opts.onLimit,
+          id.hash,
+          this.keys.sessionBase(id.tag),
+          this.keys.tombstoneBase(id.tag),
+          this.opts.tombstoneTtlSec * 1000,
+          carry ? carry.createdAt : '',
+          carry ? carry.absoluteExpiresAt : '',
+          carry ? carry.version : '',
+          bytes,
+          ...pairs,
+        ],
+        true,
+      )) as Reply[];
+      const status = str(reply[0]);
+      if (status === 'limit') throw new SessionLimitError(this.opts.maxSessionsPerUser);
+      if (status === 'expired') throw new SessionNotFoundError();
+      if (status === 'exists') {
+        // 2^-256: only a broken random source gets here; try a fresh id once more.
+        if (attempt > 2) throw new RedisCommandError('could not allocate a unique session id');
+        id = generateSessionId(id.tag);
+        continue;
+      }
+      const now = num(reply[1]);
+      const createdAt = num(reply[4]);
+      const x = num(reply[5]);
+      // Return what a read will return (not the caller's object, which they may still change).
+      const data: Record<string, unknown> = {};
+      for (let k = 0; k < pairs.length; k += 2) {
+        const name = pairs[k]!.toString().slice(2);
+        data[name] = this.codec.decode(name, pairs[k + 1]!);
+      }
+      return {
+        session: {
+          id: id.id,
+          ...(input.userId !== undefined ? { userId: input.userId } : {}),
+          data,
+          version: num(reply[3]),
+          createdAt,
+          lastAccessAt: now,
+          idleExpiresAt: Math.min(now + input.idleTimeoutSec * 1000, x),
+          absoluteExpiresAt: x,
+        },
+        evicted: reply.slice(6).map(str),
+      };
+    }
+  }
+
+  /** Writes changed attributes (undefined deletes); returns the session after the write. */
+  async update(p: ParsedSessionId, patch: Record<string, unknown>, expectedVersion: number | undefined): Promise<LoadedSession> {
+    const { pairs, deletes, bytes } = this.encodeData(patch, true);
+    if (bytes > this.opts.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.opts.maxPayloadBytes);
+    const reply = (await this.run(
+      'scUpdate',
+      [this.keys.session(p.tag, p.hash), expectedVersion ?? -1, this.opts.maxPayloadBytes, pairs.length / 2, ...pairs, ...deletes],
+      true,
+    )) as Reply[];
+    const status = str(reply[0]);
+    if (status === 'missing') throw new SessionNotFoundError();
+    if (status === 'conflict') throw new VersionConflictError(expectedVersion ?? -1, num(reply[1]));
+    if (status === 'too_large') throw new PayloadTooLargeError(num(reply[1]), this.opts.maxPayloadBytes);
+    const decoded = this.decodeSession(p.id, reply[3] as Reply[]);
+    return { ...decoded, serverNow: num(reply[1]), pttl: num(reply[2]), fields: reply[3] as Buffer[] };
+  }
+
+  /** Deletes a session and leaves its tombstone; true if a live session was deleted. */
+  async destroy(p: ParsedSessionId): Promise<boolean> {
+    const reply = await this.run(
+      'scDestroy',
+      [this.keys.session(p.tag, p.hash), this.keys.tombstone(p.tag, p.hash), this.keys.userIndex(p.tag), p.hash, this.opts.tombstoneTtlSec * 1000],
+      true,
+    );
+    return num(reply) === 1;
+  }
+
+  /** Moves a session to a new id in the same slot, atomically. Null when the old one is gone. */
+  async move(old: ParsedSessionId, next: ParsedSessionId): Promise<LoadedSession | null | 'exists'> {
+    const reply = (await this.run(
+      'scMove',
+      [
+        this.keys.session(old.tag, old.hash),
+        this.keys.tombstone(old.tag, old.hash),
+        this.keys.userIndex(old.tag),
+        this.keys.session(next.tag, next.hash),
+        this.keys.tombstone(next.tag, next.hash),
+        old.hash,
+        next.hash,
+        this.opts.tombstoneTtlSec * 1000,
+      ],
+      true,
+    )) as Reply[] | null;
+    if (!reply) return null;
+    if (str(reply[0]) === 'exists') return 'exists';
+    const decoded = this.decodeSession(next.id, reply[3] as Reply[]);
+    return { ...decoded, serverNow: num(reply[1]), pttl: num(reply[2]), fields: reply[3] as Buffer[] };
+  }
+
+  /** Reads and kills a session at once (first half of a cross-slot regenerate). */
+  async take(p: ParsedSessionId): Promise<{ session: Session; serverNow: number; idleTimeoutSec: number } | null> {
+    const reply = (await this.run(
+      'scTake',
+      [this.keys.session(p.tag, p.hash), this.keys.tombstone(p.tag, p.hash), this.keys.userIndex(p.tag), p.hash, this.opts.tombstoneTtlSec * 1000],
+      true,
+    )) as Reply[] | null;
+    if (!reply) return null;
+    const { session, idleTimeoutSec } = this.decodeSession(p.id, reply[1] as Reply[]);
+    return { session, serverNow: num(reply[0]), idleTimeoutSec };
+  }
+
+  /** Live sessions of a user (pruning dead index entries). */
+  async listByUser(tag: string, userId: string, withData: boolean, currentHash: string | undefined): Promise<SessionInfo[]> {
+    const reply = (await this.run('scList', [this.keys.userIndex(tag), userId, this.keys.sessionBase(tag), withData ? '1' : '0'], true)) as Reply[];
+    const out: SessionInfo[] = [];
+    for (let k = 1; k + 1 < reply.length; k += 2) {
+      const handle = str(reply[k]);
+      let decoded;
+      try {
+        decoded = this.decodeSession('', reply[k + 1] as Reply[]);
+      } catch {
+        continue; // a corrupt session is not a live one
+      }
+      const s = decoded.session;
+      out.push({
+        handle,
+        userId,
+        version: s.version,
+        createdAt: s.createdAt,
+        lastAccessAt: s.lastAccessAt,
+        idleExpiresAt: s.idleExpiresAt,
+        absoluteExpiresAt: s.absoluteExpiresAt,
+        current: handle === currentHash,
+        ...(withData ? { data: s.data } : {}),
+      });
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Destroys every session of a user but `exceptHash`; returns the destroyed handles. */
+  async destroyAllForUser(tag: string, userId: string, exceptHash: string | undefined): Promise<string[]> {
+    const reply = (await this.run(
+      'scDestroyAll',
+      [this.keys.userIndex(tag), userId, this.keys.sessionBase(tag), this.keys.tombstoneBase(tag), exceptHash ?? '', this.opts.tombstoneTtlSec * 1000],
+      true,
+    )) as Reply[];
+    return reply.map(str);
+  }
+
+  /** Destroys one of a user's sessions by its handle; true if it was live. */
+  async destroyByHandle(tag: string, handle: string): Promise<boolean> {
+    const reply = await this.run(
+      'scDestroy',
+      [this.keys.session(tag, handle), this.keys.tombstone(tag, handle), this.keys.userIndex(tag), handle, this.opts.tombstoneTtlSec * 1000],
+      true,
+    );
+    return num(reply) === 1;
+  }
+
+  /**
+   * Writes a whole session under an existing or new id unless its tombstone blocks it
+   * (adapters' `set`). Returns the new version, or 'tombstoned'.
+   */
+  async upsert(
+    p: ParsedSessionId,
+    input: { userId?: string; data: Record<string, unknown>; idleTimeoutSec: number; absoluteTimeoutSec: number; expectedVersion?: number },
+  ): Promise<{ version: number; created: boolean; serverNow: number; pttl: number } | 'tombstoned'> {
+    const { pairs, bytes } = this.encodeData(input.data, false);
+    const reply = (await this.run(
+      'scUpsert',
+      [
+        this.keys.session(p.tag, p.hash),
+        this.keys.tombstone(p.tag, p.hash),
+        this.keys.userIndex(p.tag),
+        input.idleTimeoutSec,
+        input.absoluteTimeoutSec,
+        input.userId ?? '',
+        bytes,
+        p.hash,
+        input.expectedVersion ?? -1,
+        ...pairs,
+      ],
+      true,
+    )) as Reply[];
+    const status = str(reply[0]);
+    if (status === 'tombstoned') return 'tombstoned';
+    if (status === 'conflict') throw new VersionConflictError(input.expectedVersion ?? -1, num(reply[1]));
+    return { serverNow: num(reply[1]), pttl: num(reply[2]), version: num(reply[3]), created: num(reply[4]) === 1 };
+  }
+}
