@@ -10,7 +10,15 @@ module.exports = {
   testEnvironment: 'node',
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
+    // @fastify/cookie loads the ESM-only cookie@2 with import(), which jest's CommonJS runtime
+    // cannot run (without --experimental-vm-modules): compile the two to CommonJS for tests, so
+    // Fastify apps with real cookies (the example app, the adapter tests) run under jest.
+    '/node_modules/(@fastify/cookie|cookie)/.+\\.js$': [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs', moduleResolution: 'node', target: 'ES2022', esModuleInterop: true, isolatedModules: true } },
+    ],
   },
+  transformIgnorePatterns: ['/node_modules/(?!(@fastify/cookie|cookie)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^@sessioncache/sdk$': pkg('sdk', 'index.ts'),
