@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import calculateSlot from 'cluster-key-slot';
 import { InvalidOptionsError } from '../errors';
 import { CellRing, CellRouter, type CellWeight } from './ring';
 import { compileRing } from './test-support/compile-ring';
@@ -229,6 +230,16 @@ describe('on 1,000,000 ids', () => {
     expect(moved / N).toBeGreaterThanOrEqual(0.19);
     expect(moved / N).toBeLessThanOrEqual(0.21);
     for (const to of without.cells) expect(((byRoute.get(`cell-c>${to}`) ?? 0) / moved) * 4).toBeCloseTo(1, 1);
+  });
+
+  test("a cell's ids still spread evenly over the masters of its cluster", () => {
+    // The cell and the Redis Cluster slot both come from the tag (murmur3 vs CRC16): if the two
+    // were related, a cell would load some of its own masters more than others.
+    const ring = new CellRing(FIVE);
+    const mine = tags.filter((t) => ring.cellFor(t) === 'cell-a');
+    const master = (tag: string): number => Math.min(2, Math.floor(calculateSlot(tag) / 5461.34)); // 3 slot ranges
+    const perMaster = [0, 1, 2].map((m) => mine.filter((t) => master(t) === m).length);
+    for (const n of perMaster) expect(n / (mine.length / 3)).toBeCloseTo(1, 1);
   });
 
   test('raising one weight only pulls ids to that cell', () => {
