@@ -6,8 +6,9 @@
  * beside an lru-cache `get` (the core of a near-cache hit) in the same run. Prints a table and
  * writes bench-results/routing.json. Needs the SDK built; `--expose-gc` for the memory column.
  *
- * Every per-call figure is measured in a fresh child process of its own, so no contender runs
- * with JIT state (call-site feedback, deoptimisations) left behind by another.
+ * Every per-call round runs in a fresh child process of its own, so no contender runs with JIT
+ * state (call-site feedback, deoptimisations) left behind by another; rounds of all contenders
+ * are interleaved, so a burst of load on a shared machine hits all of them alike.
  *
  *   npx tsc -p packages/sdk/tsconfig.build.json && npx tsc -p packages/bench/tsconfig.build.json
  *   node --expose-gc packages/bench/dist/routing-bench.js [--keys 1000000] [--rounds 7] [--markdown]
@@ -49,12 +50,18 @@ interface Quality {
   weightError: number;
 }
 
+/** A per-call figure: ns per call, and its ratio to the lru-cache get of the same round. */
+interface PerCall {
+  ns: Spread;
+  perLruGet: Spread;
+}
+
 /** Cost of one algorithm. */
 interface Cost {
-  /** ns per lookup: 5 equal cells, 5 cells weighted 1..5, 16 equal cells. */
-  equal5: Spread;
-  weighted5: Spread;
-  equal16: Spread;
+  /** Lookups with 5 equal cells, 5 cells weighted 1..5, 16 equal cells. */
+  equal5: PerCall;
+  weighted5: PerCall;
+  equal16: PerCall;
   /** Retained bytes of a 5-cell instance (heap + array buffers), NaN without --expose-gc. */
   bytes: number;
   /** Microseconds to build a 5-cell instance. */
@@ -68,12 +75,12 @@ function main(): Promise<void> {
       rounds: { type: 'string', default: '7' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench-results', 'routing.json') },
       markdown: { type: 'boolean', default: false },
-      // Internal: measure one per-call figure and print it as JSON (see perCallInChild).
+      // Internal: measure one round of one per-call figure and print it (see perCallRounds).
       child: { type: 'string' },
     },
   });
   const rounds = Number(values.rounds);
-  if (values.child !== undefined) return measureChild(values.child, rounds);
+  if (values.child !== undefined) return measureChild(values.child);
   return run(Number(values.keys), rounds, values.out, values.markdown);
 }
 
@@ -81,15 +88,22 @@ async function run(keyCount: number, rounds: number, out: string, markdown: bool
   if (!(keyCount >= WORKING_SET) || !(rounds >= 1)) throw new Error(`--keys must be at least ${WORKING_SET} and --rounds at least 1`);
   const sdk = await loadSdkRouting();
   const tags = randomTags(keyCount);
-  const results = algorithms(sdk).map((a, index) => {
-    process.stderr.write(`measuring ${a.name}\n`);
-    return { algorithm: a, quality: quality(a, tags), cost: cost(a, index, rounds) };
-  });
-  const baseline: Baseline = {
-    lruGet: perCallInChild('lru', rounds),
-    parseSessionId: perCallInChild('parse', rounds),
-    harness: perCallInChild('harness', rounds),
+  const contenders = algorithms(sdk);
+  const perCall = perCallRounds(
+    [...contenders.flatMap((_, i) => Object.keys(LOOKUP_CONFIGS).map((config) => `lookup:${i}:${config}`)), 'lru', 'parse', 'harness'],
+    rounds,
+  );
+  const lruRounds = perCall.get('lru') ?? [];
+  const figure = (spec: string): PerCall => {
+    const ns = perCall.get(spec) ?? [];
+    // Paired with the same round's lru-cache get, so load that varies between rounds cancels.
+    return { ns: spread(ns), perLruGet: spread(ns.map((x, r) => x / (lruRounds[r] ?? NaN))) };
   };
+  const results = contenders.map((a, i) => {
+    process.stderr.write(`placing ${tags.length} tags with ${a.name}\n`);
+    return { algorithm: a, quality: quality(a, tags), cost: cost(a, rounds, (config) => figure(`lookup:${i}:${config}`)) };
+  });
+  const baseline: Baseline = { lruGet: figure('lru'), parseSessionId: figure('parse'), harness: figure('harness') };
 
   const render = markdown ? renderMarkdown : renderText;
   process.stdout.write(`\n${render(qualityTable(results))}\n\n${render(costTable(results, baseline))}\n\n`);
@@ -158,7 +172,7 @@ function counts(cells: readonly string[]): Map<string, number> {
 
 const maxOverMean = (load: Map<string, number>, cells: number, keys: number): number => Math.max(...load.values()) / (keys / cells);
 
-function cost(a: PlacementAlgorithm, index: number, rounds: number): Cost {
+function cost(a: PlacementAlgorithm, rounds: number, lookups: (config: keyof typeof LOOKUP_CONFIGS) => PerCall): Cost {
   const buildUs = spread(
     Array.from({ length: rounds }, () => {
       const t0 = process.hrtime.bigint();
@@ -167,25 +181,35 @@ function cost(a: PlacementAlgorithm, index: number, rounds: number): Cost {
     }),
   );
   return {
-    equal5: perCallInChild(`lookup:${index}:equal5`, rounds),
-    weighted5: perCallInChild(`lookup:${index}:weighted5`, rounds),
-    equal16: perCallInChild(`lookup:${index}:equal16`, rounds),
+    equal5: lookups('equal5'),
+    weighted5: lookups('weighted5'),
+    equal16: lookups('equal16'),
     bytes: retainedBytes(() => a.build(FIVE)),
     buildUs,
   };
 }
 
-/** Runs this script with `--child spec` in a new process and returns the figure it prints. */
-function perCallInChild(spec: string, rounds: number): Spread {
-  const out = execFileSync(process.execPath, [__filename, '--child', spec, '--rounds', String(rounds)], { encoding: 'utf8' });
-  return JSON.parse(out) as Spread;
+/**
+ * Runs `rounds` rounds of every spec, each round of each spec in a new process running this
+ * script with `--child spec`, interleaved; returns each spec's ns per call, round by round.
+ */
+function perCallRounds(specs: readonly string[], rounds: number): Map<string, number[]> {
+  const values = new Map<string, number[]>(specs.map((spec) => [spec, []]));
+  for (let r = 0; r < rounds; r++) {
+    process.stderr.write(`per-call round ${r + 1}/${rounds}\n`);
+    for (const spec of specs) {
+      const out = execFileSync(process.execPath, [__filename, '--child', spec], { encoding: 'utf8' });
+      values.get(spec)?.push(Number(out));
+    }
+  }
+  return values;
 }
 
 /**
  * Child side: `lookup:<algorithm index>:<config>` times the lookups of one algorithm on one cell
  * configuration, `lru`, `parse` and `harness` the baselines.
  */
-async function measureChild(spec: string, rounds: number): Promise<void> {
+async function measureChild(spec: string): Promise<void> {
   const sdk = await loadSdkRouting();
   const tags = randomTags(WORKING_SET);
   const [kind, index, config] = spec.split(':');
@@ -201,17 +225,17 @@ async function measureChild(spec: string, rounds: number): Promise<void> {
     keys = tags.map((tag) => sdk.ids.generateSessionId(tag).id);
     fn = baselineCall(sdk, kind, keys);
   }
-  process.stdout.write(JSON.stringify(nsPerCall(fn, keys, rounds)));
+  process.stdout.write(String(nsPerCall(fn, keys)));
 }
 
 /** What routing is compared with, measured in the same run and the same way. */
 interface Baseline {
   /** lru-cache `get` hit on a session id, configured like the SDK's near cache. */
-  lruGet: Spread;
+  lruGet: PerCall;
   /** The SDK's id parsing (format check + SHA-256 of the secret), the first step of every `get`. */
-  parseSessionId: Spread;
+  parseSessionId: PerCall;
   /** The measuring loop itself, calling a function that does almost nothing. */
-  harness: Spread;
+  harness: PerCall;
 }
 
 function baselineCall(sdk: SdkRouting, kind: string | undefined, ids: readonly string[]): (id: string) => unknown {
@@ -231,11 +255,11 @@ function baselineCall(sdk: SdkRouting, kind: string | undefined, ids: readonly s
 }
 
 /**
- * Median ns per call of `fn` over `keys`, in `rounds` rounds of at least ~2M calls each, after a
- * warm-up that lets the JIT optimise. Every figure goes through this same loop, so its own cost
- * (the harness row) is included in each of them alike.
+ * ns per call of `fn` over `keys`, in one timed pass of ~2M calls after an untimed one that lets
+ * the JIT optimise. Every figure goes through this same loop, so its own cost (the harness row)
+ * is included in each of them alike.
  */
-function nsPerCall(fn: (key: string) => unknown, keys: readonly string[], rounds: number): Spread {
+function nsPerCall(fn: (key: string) => unknown, keys: readonly string[]): number {
   const reps = Math.max(1, Math.ceil(2_000_000 / keys.length));
   let sink = 0;
   const once = (): number => {
@@ -246,22 +270,26 @@ function nsPerCall(fn: (key: string) => unknown, keys: readonly string[], rounds
     return Number(process.hrtime.bigint() - t0) / (reps * keys.length);
   };
   once();
-  const s = spread(Array.from({ length: rounds }, once));
+  const ns = once();
   if (sink < 0) process.stderr.write('unreachable\n'); // keeps `sink` (and the calls) alive
-  return s;
+  return ns;
 }
 
-/** Bytes retained per instance, from heap and array buffers around building 50 of them. */
+/** Bytes retained per instance, from heap and array buffers around building 100 of them. */
 function retainedBytes(build: () => unknown): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) return NaN;
   const used = (): number => {
+    // Twice: the first collection can leave garbage that the second one frees, which would
+    // otherwise show up as negative retained memory.
+    gc();
     gc();
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;
   };
+  build(); // code and hidden classes created on first use are not per-instance memory
   const before = used();
-  const kept = Array.from({ length: 50 }, build);
+  const kept = Array.from({ length: 100 }, build);
   const after = used();
   return kept.length > 0 ? (after - before) / kept.length : NaN;
 }
@@ -289,10 +317,9 @@ function qualityTable(rows: readonly Row[]): Table {
 }
 
 function costTable(rows: readonly Row[], base: Baseline): Table {
-  const lru = base.lruGet.median;
-  const line = (name: string, s: Spread, memory = '', build = ''): string[] => [name, ns(s), `${(s.median / lru).toFixed(2)}×`, memory, build];
+  const line = (name: string, f: PerCall, memory = '', build = ''): string[] => [name, ns(f.ns), `${f.perLruGet.median.toFixed(2)}×`, memory, build];
   return {
-    head: ['per call', 'ns median (min-max)', 'ratio to lru-cache get', 'memory (5 cells)', 'build (5 cells)'],
+    head: ['per call', 'ns median (min-max)', 'median ratio to lru-cache get', 'memory (5 cells)', 'build (5 cells)'],
     rows: [
       ...rows.flatMap(({ algorithm: a, cost: c }) => [
         line(`${a.name}: 5 equal cells`, c.equal5, bytes(c.bytes), `${c.buildUs.median.toFixed(0)} µs`),
