@@ -266,6 +266,7 @@ export class SessionCache implements AsyncDisposable {
         this.#store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs }),
       );
       for (const handle of evicted) this.#near.invalidateKey(this.#store.keys.session(tag, handle));
+      this.#near.noteOwnWrite(this.#store.keys.session(tag, parseSessionId(session.id)!.hash));
       return freezeSession(session);
     });
   }
@@ -497,6 +498,11 @@ export class SessionCache implements AsyncDisposable {
   /** @internal the Redis client, for tests and the adapters' admin operations. */
   get redisClient(): RedisClient {
     return this.#client;
+  }
+
+  /** @internal the near cache, for tests and diagnostics. */
+  get nearCache(): NearCache {
+    return this.#near;
   }
 
   /** @internal the store, for the adapters. */

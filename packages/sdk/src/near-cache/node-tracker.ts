@@ -179,6 +179,11 @@ export class NodeTracker {
     return { subscriber: Number(redirect), tracker: Number(tracker) };
   }
 
+  /** @internal the subscriber connection (tests pause its socket to hold invalidations back). */
+  get subscriber(): Redis | undefined {
+    return this.#sub;
+  }
+
   /** Stops for good. */
   close(): void {
     this.#closed = true;
