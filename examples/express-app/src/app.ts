@@ -106,9 +106,8 @@ export function createApp(options: AppOptions): express.Express {
         res.status(400).json({ error: 'username must be 1-64 characters of [A-Za-z0-9_.-]' });
         return;
       }
-      // New id in the user's slot, anonymous cart carried over, old id dead at once.
-      await login(req, name, { keep: ['cart'] });
-      req.session.user = { name, loggedInAt: Date.now() };
+      // New id in the user's slot, anonymous cart carried over, old id dead at once: one write.
+      await login(req, name, { keep: ['cart'], data: { user: { name, loggedInAt: Date.now() } } });
       res.json({ user: req.session.user });
     }),
   );

@@ -104,8 +104,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.post<{ Body: { username: string } }>('/login', { schema: loginSchema }, async (request) => {
     const name = request.body.username;
-    await login(request, name, { keep: ['cart'] });
-    request.session.user = { name, loggedInAt: Date.now() };
+    // New id in the user's slot, anonymous cart carried over, old id dead at once.
+    await login(request, name, { keep: ['cart'], data: { user: { name, loggedInAt: Date.now() } } });
     return { user: request.session.user };
   });
 

@@ -298,6 +298,31 @@ describe('user binding', () => {
   });
 });
 
+describe('login', () => {
+  it('with data is one write: the session is created with its attributes and not saved again', async () => {
+    const one = await app((a) => {
+      rw(a);
+      a.post('/login', async (req, res, next) => {
+        try {
+          await login(req, 'u9', { keep: ['a'], data: { note: 'hello' } });
+          res.json({ ok: true });
+        } catch (err) {
+          next(err);
+        }
+      });
+      a.get('/note', (req, res) => {
+        res.json({ note: req.session.note, a: req.session.a });
+      });
+    });
+    const c = client();
+    await c.call('POST', `${one.url}/set`, { a: 4 });
+    await c.call('POST', `${one.url}/login`);
+    const s = (await one.cache.get(storeIdOf(sidOf(c.cookie!))!))!;
+    expect([s.userId, s.version]).toEqual(['u9', 1]);
+    expect((await c.call('GET', `${one.url}/note`)).body).toEqual({ note: 'hello', a: 4 });
+  });
+});
+
 describe('failed saves', () => {
   const bigRoutes = (a: express.Express) => {
     a.post('/big', (req, res) => {

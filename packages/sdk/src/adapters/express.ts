@@ -252,13 +252,16 @@ export function saveBeforeResponse(options: SaveBeforeResponseOptions = {}): Req
 export interface LoginOptions {
   /** Attributes of the current (anonymous) session to carry into the new one, e.g. `['cart']`. */
   keep?: readonly string[];
+  /** Attributes to set on the new session, written with it (one write for the whole login). */
+  data?: Readonly<Record<string, unknown>>;
 }
 
 /**
  * Logs `userId` in: issues a new session bound to the user (in the user's slot, index and
  * `maxSessionsPerUser` limit), carrying the `keep` attributes, and destroys the current one
  * (tombstoned: the old cookie is dead at once, the session-fixation defence). `req.session`
- * and `req.sessionID` are the new session afterwards; set attributes on it as usual.
+ * and `req.sessionID` are the new session afterwards; set attributes on it as usual, or pass
+ * them as `data` so that the login is a single write.
  *
  * The new session is created before the old one is destroyed, so a refused login (the
  * per-user limit with `onLimit: 'reject'`, Redis down) leaves the visitor's current session
@@ -271,6 +274,7 @@ export async function login(req: Request, userId: string, options: LoginOptions 
   for (const k of options.keep ?? []) {
     if (k !== COOKIE_ATTRIBUTE && current[k] !== undefined) data[k] = current[k];
   }
+  for (const [k, v] of Object.entries(options.data ?? {})) if (k !== COOKIE_ATTRIBUTE && v !== undefined) data[k] = v;
   data[COOKIE_ATTRIBUTE] = freshCookie(current[COOKIE_ATTRIBUTE]);
   let created;
   try {
@@ -279,7 +283,7 @@ export async function login(req: Request, userId: string, options: LoginOptions 
     throw withHttpStatus(err);
   }
   try {
-    await core.destroy(req.sessionID);
+    await core.destroyReplaced(req.sessionID, current);
   } catch (err) {
     // Never hand out the new session while the old id may still be alive.
     await core.destroy(created.snapshot.sid).catch(() => undefined);

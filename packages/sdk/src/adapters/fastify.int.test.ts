@@ -181,6 +181,23 @@ describe('login', () => {
   });
 });
 
+describe('login with data', () => {
+  it('is one write: the created session holds the data and the regenerate adopts it', async () => {
+    const one = await build((app) => {
+      app.post('/login', async (request) => {
+        await login(request, 'u4', { keep: ['a'], data: { b: 9 } });
+        return { ok: true };
+      });
+    });
+    const c = client();
+    await c.call('POST', `${one.url}/set`, { a: 4 });
+    await c.call('POST', `${one.url}/login`);
+    const s = (await one.cache.get(storeIdOf(sidOf(c.cookie!))!))!;
+    expect([s.userId, s.version]).toEqual(['u4', 1]);
+    expect((await c.call('GET', `${one.url}/get`)).body).toEqual({ a: 4, b: 9 });
+  });
+});
+
 describe('login without the plugin', () => {
   it("refuses (the framework's id generator cannot put the session in the user's slot) and leaves nothing behind", async () => {
     const one = await build(

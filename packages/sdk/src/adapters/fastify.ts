@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, Session } fro
 import { InvalidArgumentError } from '../errors';
 import { deliver, settle, type NodeCallback } from './callbacks';
 import { withHttpStatus } from './http-status';
+import { deepCopy } from './deep-values';
 import { COOKIE_ATTRIBUTE, freshCookie } from './session-changes';
 import { attachSnapshot, snapshotOf, StoreCore, type ListedSession, type SessionCacheStoreOptions, type Snapshot } from './store-core';
 
@@ -112,6 +113,10 @@ export class SessionCacheStore {
     const adopted = this.#adopting.get(sessionId);
     if (adopted && !snapshotOf(session)) {
       this.#adopting.delete(sessionId);
+      // The session login() created: regenerate() built it with only the kept attributes;
+      // the ones login() wrote with it belong to it too.
+      const target = session as unknown as Record<string, unknown>;
+      for (const [k, v] of Object.entries(adopted.data)) if (k !== COOKIE_ATTRIBUTE && !(k in target)) target[k] = deepCopy(v);
       attachSnapshot(session, adopted);
     }
     settle(this.#core.save(sessionId, session), callback as NodeCallback<Snapshot>, (snapshot) => attachSnapshot(session, snapshot));
@@ -202,13 +207,15 @@ function sessionOf(request: FastifyRequest): FastifyRequest['session'] {
 export interface LoginOptions {
   /** Attributes of the current (anonymous) session to carry into the new one, e.g. `['cart']`. */
   keep?: readonly string[];
+  /** Attributes to set on the new session, written with it (one write for the whole login). */
+  data?: Readonly<Record<string, unknown>>;
 }
 
 /**
  * Logs `userId` in: issues a new session bound to the user (in the user's slot, index and
  * `maxSessionsPerUser` limit), carrying the `keep` attributes, and destroys the current one
  * (tombstoned: the old cookie is dead at once). `request.session` is the new session
- * afterwards; set attributes on it as usual. Needs the store's `idGenerator` (the
+ * afterwards; set attributes on it as usual, or pass them as `data` (a single write). Needs the store's `idGenerator` (the
  * {@link sessionCache} plugin sets it). A refused login (limit with `onLimit: 'reject'`,
  * Redis down) leaves the current session as it was.
  */
@@ -218,6 +225,7 @@ export async function login(request: FastifyRequest, userId: string, options: Lo
   const keep = (options.keep ?? []).filter((k) => k !== COOKIE_ATTRIBUTE && (current as unknown as Record<string, unknown>)[k] !== undefined);
   const data: Record<string, unknown> = {};
   for (const k of keep) data[k] = (current as unknown as Record<string, unknown>)[k];
+  for (const [k, v] of Object.entries(options.data ?? {})) if (k !== COOKIE_ATTRIBUTE && v !== undefined) data[k] = v;
   data[COOKIE_ATTRIBUTE] = freshCookie(current.cookie);
   let created;
   try {

@@ -3,7 +3,7 @@
  * integration tests over real HTTP.
  */
 
-/** One response: status, parsed JSON body, and the first Set-Cookie line (if any). */
+/** One response: status, parsed JSON body, and the last Set-Cookie line that sets a value (if any). */
 export interface ClientResponse {
   status: number;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -28,8 +28,17 @@ export function cookieClient(): CookieClient {
         // A hang fails the test instead of stalling the suite.
         signal: AbortSignal.timeout(10_000),
       });
-      const set = res.headers.getSetCookie()[0];
-      if (set) client.cookie = set.split(';')[0];
+      // In order, as a browser does: @fastify/session may clear the old cookie, then set the new one.
+      let set: string | undefined;
+      for (const line of res.headers.getSetCookie()) {
+        const pair = line.split(';')[0]!;
+        if (pair.endsWith('=') || /max-age=0/i.test(line)) {
+          client.cookie = undefined;
+        } else {
+          client.cookie = pair;
+          set = line;
+        }
+      }
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined, setCookie: set };
     },
