@@ -71,6 +71,7 @@ describe('CellRing validation', () => {
     ['a negative weight', [{ name: 'a' }, { name: 'b', weight: -1 }], 'redis.cells[1].weight', 'greater than 0, got -1'],
     ['a NaN weight', [{ name: 'a', weight: NaN }], 'redis.cells[0].weight', 'got NaN'],
     ['an infinite weight', [{ name: 'a', weight: Infinity }], 'redis.cells[0].weight', 'finite number'],
+    ['a subnormal weight', [{ name: 'a', weight: 5e-324 }], 'redis.cells[0].weight', 'got 5e-324'],
     ['a string weight', [{ name: 'a', weight: '2' }], 'redis.cells[0].weight', "got '2'"],
     ['a null weight', [{ name: 'a', weight: null }], 'redis.cells[0].weight', 'got null'],
   ])('rejects %s with a TypeError naming the option', (_, input, option, message) => {

@@ -10,8 +10,8 @@ import { cellDraw, cellKeys, hashTag, type CellKeys } from './hashes';
  * `-weight / ln(u)`, and the highest score owns the session. docs/routing.md compares it with
  * jump consistent hash and Maglev on measurements; in short, it is the one of the three that
  * moves only the sessions it must when any cell (not just the last) is added, removed or
- * reweighted, needs no shared table, and for the handful of cells a deployment has it costs a
- * few tens of nanoseconds per call.
+ * reweighted, needs no shared table, and for the handful of cells a deployment has a lookup
+ * costs about as much as an lru-cache `get`.
  *
  * Everything is a pure function of the tag and of the set of `{ name, weight }`: not of the
  * order in which cells are listed, the process, the time or the Node version.
@@ -302,7 +302,8 @@ function validateCells(cells: readonly CellWeight[], option: string): CellSlot[]
       throw new InvalidOptionsError(`${at}.name`, `${how} ${describe(name)} (also at ${option}[${other}])`);
     }
     seen.set(folded, i);
-    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
+    // A weight so small that 1/weight overflows would score every tag -Infinity on that cell.
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || !(weight > 0) || !Number.isFinite(1 / weight)) {
       const hint = weight === 0 ? ' (to take a cell out, remove it from cells and keep it in previousCells while it drains)' : '';
       throw new InvalidOptionsError(`${at}.weight`, `must be a finite number greater than 0, got ${describe(weight)}${hint}`);
     }
