@@ -12,6 +12,7 @@ module.exports = {
   testMatch: ['**/src/**/*.int.test.ts', '<rootDir>/test/**/*.test.ts'],
   globalSetup: path.join(__dirname, 'test', 'jest', 'global-setup.ts'),
   globalTeardown: path.join(__dirname, 'test', 'jest', 'global-teardown.ts'),
+  testSequencer: path.join(__dirname, 'test', 'jest', 'sequencer.js'),
   testTimeout: 60_000,
   // Suites share one cluster and flush it between tests, so they must not run concurrently.
   maxWorkers: 1,

@@ -416,6 +416,28 @@ describe('payloads', () => {
   });
 });
 
+describe('getMany', () => {
+  it('returns sessions in input order with one pipeline per master and near-cache hits from memory', async () => {
+    const a = await connect();
+    const b = await connect();
+    const created = await Promise.all(Array.from({ length: 40 }, (_, i) => a.create({ data: { i } })));
+    const destroyed = created[5]!;
+    await a.destroy(destroyed.id);
+    const ids = [...created.map((s) => s.id), 'malformed', generateSessionId().id];
+    const spy = jest.spyOn(b.redisClient, 'pipeline');
+    const got = await b.getMany(ids);
+    expect(got.map((s) => (s ? s.data.i : null))).toEqual([...created.map((_, i) => (i === 5 ? null : i)), null, null]);
+    expect(spy.mock.calls.length).toBeGreaterThan(0);
+    expect(spy.mock.calls.length).toBeLessThanOrEqual((await masters()).length);
+    // Second time: everything live is a near-cache hit, no pipeline at all for them.
+    spy.mockClear();
+    const again = await b.getMany(created.map((s) => s.id).filter((id) => id !== destroyed.id));
+    expect(again.every((s) => s !== null)).toBe(true);
+    expect(spy.mock.calls.length).toBe(0);
+    expect(b.stats().operations.get_many).toEqual({ ok: 2 });
+  });
+});
+
 describe('standalone Redis', () => {
   it('works for development with { standalone }', async () => {
     const server = await StandaloneRedis.start();

@@ -237,17 +237,20 @@ export class SessionCache implements AsyncDisposable {
     try {
       return await this.#redis(() => this.#store.get(p));
     } catch (err) {
-      if ((err as SessionCacheError).code === 'SC_ERR_DECODE') {
-        this.#inst.error('SC_ERR_DECODE');
-        this.#logger.warn('sessioncache: stored session could not be decoded; treating it as missing', {
-          session: this.fingerprint(p.id),
-          reason: (err as Error).message,
-        });
-        return null;
-      }
+      if ((err as SessionCacheError).code === 'SC_ERR_DECODE') return this.#decodeFailed(p, err as Error);
       throw err;
     }
   };
+
+  /** A stored session that does not decode reads as "no session": counted and logged (never the id). */
+  #decodeFailed(p: ParsedSessionId, err: Error): null {
+    this.#inst.error('SC_ERR_DECODE');
+    this.#logger.warn('sessioncache: stored session could not be decoded; treating it as missing', {
+      session: this.fingerprint(p.id),
+      reason: err.message,
+    });
+    return null;
+  }
 
   // --- public API ---------------------------------------------------------------------------
 
@@ -286,10 +289,37 @@ export class SessionCache implements AsyncDisposable {
     return this.#near.get(p, this.#load, this.#inst);
   }
 
-  /** Sessions for many ids, in input order (null for missing or malformed ones). */
+  /**
+   * Sessions for many ids, in input order (null for missing, expired or malformed ones). Hot
+   * ones come from the near cache; the rest are read with one pipeline per master, through the
+   * same single-flight and invalidation checks as `get`.
+   */
   async getMany(ids: readonly string[]): Promise<Array<Session | null>> {
-    if (!Array.isArray(ids)) throw new InvalidArgumentError('getMany() takes an array of ids');
-    return Promise.all(ids.map((id) => this.get(id)));
+    return this.#op('get_many', async () => {
+      if (!Array.isArray(ids)) throw new InvalidArgumentError('getMany() takes an array of ids');
+      if (ids.length > 10_000) throw new InvalidArgumentError('getMany() takes at most 10000 ids');
+      const batch: Array<{ p: ParsedSessionId; resolve: (v: LoadedSession | null) => void; reject: (e: unknown) => void }> = [];
+      const load = (p: ParsedSessionId): Promise<LoadedSession | null> =>
+        new Promise((resolve, reject) => {
+          batch.push({ p, resolve, reject });
+        });
+      const pending = ids.map((id) => {
+        const p = parseSessionId(id);
+        return p ? this.#near.get(p, load, this.#inst) : Promise.resolve(null);
+      });
+      // Every miss above queued its read synchronously: send them, grouped per master.
+      if (batch.length > 0) {
+        const results = await this.#redis(() => this.#store.getBatch(batch.map((b) => b.p))).catch((err: unknown) => batch.map(() => err as Error));
+        batch.forEach((b, i) => {
+          const r = results[i];
+          if (r instanceof Error) {
+            if ((r as SessionCacheError).code === 'SC_ERR_DECODE') b.resolve(this.#decodeFailed(b.p, r));
+            else b.reject(r);
+          } else b.resolve(r ?? null);
+        });
+      }
+      return Promise.all(pending);
+    });
   }
 
   /**

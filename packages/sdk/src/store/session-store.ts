@@ -1,3 +1,5 @@
+import calculateSlot from 'cluster-key-slot';
+import { Cluster } from 'ioredis';
 import type { Codec } from '../codec';
 import {
   DecodeError,
@@ -205,10 +207,61 @@ export class SessionStore {
   /** Reads a session (refreshing its TTL when due); null when missing or expired. */
   async get(p: ParsedSessionId): Promise<LoadedSession | null> {
     const reply = (await this.run('scGet', [this.keys.session(p.tag, p.hash), this.opts.touchFraction], false)) as Reply[] | null;
+    return this.parseGet(p, reply);
+  }
+
+  private parseGet(p: ParsedSessionId, reply: Reply[] | null): LoadedSession | null {
     if (!reply) return null;
     if (reply.length === 1) throw new DecodeError('session metadata missing or malformed');
     const { session, bytes, mutableLeaves } = this.decodeSession(p.id, reply[2] as Reply[]);
     return { session, serverNow: num(reply[0]), pttl: num(reply[1]), bytes, mutableLeaves, fields: reply[2] as Buffer[] };
+  }
+
+  /**
+   * Reads many sessions with one pipeline per master: keys are grouped by the node that owns
+   * their slot (never a multi-key command, so nothing is cross-slot). Each result is the
+   * session, null, or the error of that read (a failed node fails only its own ids).
+   */
+  async getBatch(ps: readonly ParsedSessionId[]): Promise<Array<LoadedSession | null | Error>> {
+    const out: Array<LoadedSession | null | Error> = new Array(ps.length).fill(null);
+    const groups = new Map<string, number[]>();
+    const client = this.client;
+    ps.forEach((p, i) => {
+      const node = client instanceof Cluster ? (client.slots[calculateSlot(this.keys.session(p.tag, p.hash))]?.[0] ?? '?') : '';
+      let g = groups.get(node);
+      if (!g) groups.set(node, (g = []));
+      g.push(i);
+    });
+    await Promise.all(
+      [...groups.values()].map(async (indexes) => {
+        const pipe = client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & { exec(): Promise<Array<[Error | null, unknown]>> };
+        for (const i of indexes) {
+          const p = ps[i]!;
+          pipe.scGetBuffer!(this.keys.session(p.tag, p.hash), this.opts.touchFraction);
+        }
+        let results: Array<[Error | null, unknown]>;
+        try {
+          results = await withTimeout(pipe.exec(), this.opts.commandTimeoutMs);
+        } catch (err) {
+          const mapped = mapRedisError(err, this.opts.commandTimeoutMs);
+          for (const i of indexes) out[i] = mapped;
+          return;
+        }
+        indexes.forEach((i, k) => {
+          const [err, reply] = results[k] ?? [new RedisCommandError('missing pipeline reply'), null];
+          if (err) {
+            out[i] = mapRedisError(err, this.opts.commandTimeoutMs);
+            return;
+          }
+          try {
+            out[i] = this.parseGet(ps[i]!, reply as Reply[] | null);
+          } catch (e) {
+            out[i] = e as Error;
+          }
+        });
+      }),
+    );
+    return out;
   }
 
   /** Refreshes the idle timeout when due (always with `force`); null when missing. */
