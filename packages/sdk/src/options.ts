@@ -4,20 +4,47 @@ import { InvalidOptionsError } from './errors';
 /** A Redis node: `'host:port'` or `{ host, port }`. */
 export type NodeAddress = string | { host: string; port: number };
 
-/** Where sessions live. */
-export type RedisTarget =
-  | {
-      /** Seed nodes of a Redis Cluster (any subset of its nodes). */
-      cluster: NodeAddress[] | string;
-      /** ioredis Cluster options passed through (the SDK sets its own timeouts and queues on top). */
-      options?: ClusterOptions;
-    }
-  | {
-      /** One standalone Redis, for development. */
-      standalone: NodeAddress;
-      /** ioredis options passed through. */
-      options?: RedisOptions;
-    };
+/** One Redis Cluster or standalone node: where the sessions of one cell live. */
+export type RedisTarget = ClusterTarget | StandaloneTarget;
+
+/** Where sessions live: one target, or several cells on a consistent-hash ring. */
+export type RedisOption = RedisTarget | CellsTarget;
+
+/** One cell of `redis.cells`. */
+export type CellOption = RedisTarget & {
+  /** Stable identity of the cell in the hash (renaming it moves its sessions). */
+  name: string;
+  /** Relative share of sessions. @default 1 */
+  weight?: number;
+};
+
+/**
+ * Several independent clusters (or standalone nodes) as cells. Each session lives on one cell,
+ * chosen from its id alone by weighted rendezvous hashing, so a user's sessions share a cell.
+ * While the ring changes, `previousCells` lists the cells as they were: a session missing on its
+ * new owner is read from its previous owner and moved (read-through migration), and
+ * `rebalance()` moves the rest. Cells only in `previousCells` are drained.
+ */
+export interface CellsTarget {
+  cells: CellOption[];
+  previousCells?: CellOption[];
+}
+
+/** `{ cluster }` target. */
+export type ClusterTarget = {
+  /** Seed nodes of a Redis Cluster (any subset of its nodes). */
+  cluster: NodeAddress[] | string;
+  /** ioredis Cluster options passed through (the SDK sets its own timeouts and queues on top). */
+  options?: ClusterOptions;
+};
+
+/** `{ standalone }` target. */
+export type StandaloneTarget = {
+  /** One standalone Redis, for development or as a cell. */
+  standalone: NodeAddress;
+  /** ioredis options passed through. */
+  options?: RedisOptions;
+};
 
 /** How near-cache entries are kept correct. */
 export type InvalidationMode = 'tracking' | 'none';
@@ -85,8 +112,8 @@ export interface MetricsOptions {
 
 /** Options of {@link SessionCache.connect}. Only `redis` is required. */
 export interface SessionCacheOptions {
-  /** Where sessions live: `{ cluster: seeds }` or `{ standalone: node }`. */
-  redis: RedisTarget;
+  /** Where sessions live: `{ cluster: seeds }`, `{ standalone: node }` or `{ cells: [...], previousCells? }`. */
+  redis: RedisOption;
   /**
    * Prefix of every Redis key, so several apps can share a cluster.
    * @default 'sc:'
@@ -161,7 +188,8 @@ export interface SessionCacheOptions {
 
 /** Fully resolved options. */
 export interface ResolvedOptions {
-  redis: RedisTarget;
+  /** One target, or cells (validated by the ring when the cache connects). */
+  redis: RedisTarget | { cells: Array<RedisTarget & { name: string; weight?: number }>; previousCells?: Array<RedisTarget & { name: string; weight?: number }> };
   keyPrefix: string;
   idleTimeoutSec: number;
   absoluteTimeoutSec: number;
@@ -244,20 +272,40 @@ export function parseNode(option: string, node: unknown): { host: string; port: 
   throw new InvalidOptionsError(option, `${describe(node)} is not a node address ('host:port' or { host, port })`);
 }
 
-function resolveRedis(redis: unknown): RedisTarget {
-  if (!isObject(redis)) throw new InvalidOptionsError('redis', 'is required: { cluster: ["host:port", ...] } or { standalone: "host:port" }');
+function resolveTarget(redis: unknown, at: string, extra: readonly string[] = []): RedisTarget {
+  if (!isObject(redis)) throw new InvalidOptionsError(at, 'is required: { cluster: ["host:port", ...] } or { standalone: "host:port" }');
   const modes = ['cluster', 'standalone'].filter((k) => k in redis);
   if (modes.length !== 1) {
-    throw new InvalidOptionsError('redis', `needs exactly one of "cluster" or "standalone", got ${modes.length ? modes.join(' and ') : 'neither'}`);
+    throw new InvalidOptionsError(at, `needs exactly one of "cluster" or "standalone", got ${modes.length ? modes.join(' and ') : 'neither'}`);
   }
-  if (redis.options !== undefined && !isObject(redis.options)) throw new InvalidOptionsError('redis.options', 'must be an object');
+  checkKnown(at, redis, ['cluster', 'standalone', 'options', ...extra]);
+  if (redis.options !== undefined && !isObject(redis.options)) throw new InvalidOptionsError(`${at}.options`, 'must be an object');
   if ('cluster' in redis) {
     const raw = typeof redis.cluster === 'string' ? redis.cluster.split(',').map((s) => s.trim()).filter(Boolean) : redis.cluster;
-    if (!Array.isArray(raw) || raw.length === 0) throw new InvalidOptionsError('redis.cluster', 'must be a non-empty list of nodes');
-    const nodes = raw.map((n, i) => parseNode(`redis.cluster[${i}]`, n));
+    if (!Array.isArray(raw) || raw.length === 0) throw new InvalidOptionsError(`${at}.cluster`, 'must be a non-empty list of nodes');
+    const nodes = raw.map((n, i) => parseNode(`${at}.cluster[${i}]`, n));
     return { cluster: nodes, options: redis.options as ClusterOptions | undefined };
   }
-  return { standalone: parseNode('redis.standalone', redis.standalone), options: redis.options as RedisOptions | undefined };
+  return { standalone: parseNode(`${at}.standalone`, redis.standalone), options: redis.options as RedisOptions | undefined };
+}
+
+function resolveCells(list: unknown, at: string): Array<RedisTarget & { name: string; weight?: number }> {
+  if (!Array.isArray(list) || list.length === 0) throw new InvalidOptionsError(at, 'must be a non-empty array of { name, cluster | standalone, weight? }');
+  return list.map((c, i) => {
+    const target = resolveTarget(c, `${at}[${i}]`, ['name', 'weight']);
+    const { name, weight } = c as { name: string; weight?: number };
+    return { ...target, name, ...(weight !== undefined ? { weight } : {}) };
+  });
+}
+
+function resolveRedis(redis: unknown): ResolvedOptions['redis'] {
+  if (isObject(redis) && 'cells' in redis) {
+    checkKnown('redis', redis, ['cells', 'previousCells']);
+    const cells = resolveCells(redis.cells, 'redis.cells');
+    const previousCells = redis.previousCells === undefined ? undefined : resolveCells(redis.previousCells, 'redis.previousCells');
+    return { cells, ...(previousCells ? { previousCells } : {}) };
+  }
+  return resolveTarget(redis, 'redis');
 }
 
 /** Merges defaults and validates every option eagerly. Throws InvalidOptionsError (a TypeError). */

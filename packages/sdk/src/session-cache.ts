@@ -14,7 +14,8 @@ import type { Operation } from './metrics/catalog';
 import { MetricsReporter, type ReporterStats } from './metrics/reporter';
 import { SdkStats, counterTotal, selectHistograms, summarizeLatency, type LatencySummary } from './metrics/stats';
 import { NearCache, type NearCacheStats } from './near-cache/near-cache';
-import { resolveOptions, type ResolvedOptions, type SessionCacheOptions } from './options';
+import { resolveOptions, type RedisTarget, type ResolvedOptions, type SessionCacheOptions } from './options';
+import { CellRouter } from './routing/ring';
 import type { CreateSessionInput, RegenerateOptions, Session, SessionInfo, UpdateOptions } from './session';
 import { createRedisClient, waitReady, type RedisClient } from './store/redis-client';
 import { SessionStore, type LoadedSession } from './store/session-store';
@@ -58,6 +59,16 @@ export interface CacheStats {
   inFlight: number;
 }
 
+/** One cell: a Redis Cluster or node with its own store and near cache. */
+interface Cell {
+  name: string;
+  client: RedisClient;
+  store: SessionStore;
+  near: NearCache;
+  /** Reads one session from this cell (decode failures read as null). */
+  load: (p: ParsedSessionId) => Promise<LoadedSession | null>;
+}
+
 const defaultLogger: SessionCacheLogger = {
   warn(message, context) {
     process.emitWarning(context ? `${message} ${JSON.stringify(context)}` : message, 'SessionCacheWarning');
@@ -88,9 +99,12 @@ function checkTimeout(name: string, v: unknown, max: number): number | undefined
  */
 export class SessionCache implements AsyncDisposable {
   readonly #opts: ResolvedOptions;
-  readonly #client: RedisClient;
-  readonly #store: SessionStore;
-  readonly #near: NearCache;
+  /** Every cell (one, named 'default', unless `redis.cells` is used). */
+  readonly #cells = new Map<string, Cell>();
+  /** The ring of cells; undefined for a single target. */
+  readonly #router: CellRouter | undefined;
+  /** The first cell: the only one for `{ cluster }` or `{ standalone }`. */
+  readonly #primary: Cell;
   readonly #stats: SdkStats;
   readonly #inst: Instrumentation;
   readonly #logger: SessionCacheLogger;
@@ -100,23 +114,54 @@ export class SessionCache implements AsyncDisposable {
   #inFlight = 0;
   #closed = false;
 
-  private constructor(opts: ResolvedOptions, extra: Pick<ConnectOptions, 'logger' | 'maxInFlight'>, client: RedisClient, codec: Codec) {
+  private constructor(opts: ResolvedOptions, extra: Pick<ConnectOptions, 'logger' | 'maxInFlight'>, codec: Codec) {
     this.#opts = opts;
-    this.#client = client;
     this.#logger = extra.logger ?? defaultLogger;
     this.#maxInFlight = extra.maxInFlight ?? 10_000;
     this.#stats = new SdkStats();
     this.#inst = new Instrumentation(this.#stats);
-    this.#store = new SessionStore(client, opts, codec);
     this.#logKey = Buffer.from(generateSessionId().id);
-    this.#near = new NearCache({
-      options: opts,
+    const r = opts.redis;
+    let targets: Array<[string, RedisTarget]>;
+    if ('cells' in r) {
+      this.#router = CellRouter.fromCells(r.cells, r.previousCells);
+      const byName = new Map<string, RedisTarget>();
+      for (const c of [...(r.previousCells ?? []), ...r.cells]) byName.set(c.name, c);
+      targets = this.#router.allCells.map((name) => [name, byName.get(name)!]);
+    } else {
+      this.#router = undefined;
+      targets = [['default', r]];
+    }
+    for (const [name, target] of targets) this.#cells.set(name, this.#makeCell(name, target, codec));
+    this.#primary = this.#cells.values().next().value!;
+    const cells = [...this.#cells.values()];
+    this.#stats.gauge('near_cache_entries', {}, () => cells.reduce((n, c) => n + c.near.size, 0));
+    this.#stats.gauge('near_cache_bytes', {}, () => cells.reduce((n, c) => n + c.near.calculatedSize, 0));
+    this.#stats.gauge('near_cache_tracking', {}, () => (cells.every((c) => c.near.mode === 'tracking') ? 1 : 0));
+  }
+
+  #makeCell(name: string, target: RedisTarget, codec: Codec): Cell {
+    const client = createRedisClient(target, this.#opts);
+    client.on('error', () => undefined); // surfaced through the calls that fail
+    const store = new SessionStore(client, this.#opts, codec);
+    const near = new NearCache({
+      options: this.#opts,
+      target,
       client,
-      store: this.#store,
+      store,
       stats: this.#stats,
       logger: this.#logger,
-      touch: (p) => this.#redis(() => this.#store.touch(p, false)),
+      touch: (p) => this.#redis(() => store.touch(p, false)),
     });
+    const load = async (p: ParsedSessionId): Promise<LoadedSession | null> => {
+      try {
+        return await this.#redis(() => store.get(p));
+      } catch (err) {
+        if ((err as SessionCacheError).code === 'SC_ERR_DECODE') return this.#decodeFailed(p, err as Error);
+        throw err;
+      }
+    };
+    return { name, client, store, near, load };
   }
 
   /**
@@ -134,12 +179,10 @@ export class SessionCache implements AsyncDisposable {
       throw new InvalidOptionsError('logger', 'must have a warn(message, context) method');
     }
     const codec = new Codec(encryption);
-    const client = createRedisClient(opts);
-    client.on('error', () => undefined); // surfaced through the calls that fail
-    const cache = new SessionCache(opts, { logger, maxInFlight }, client, codec);
+    const cache = new SessionCache(opts, { logger, maxInFlight }, codec);
     try {
-      await waitReady(client, opts.connectTimeoutMs);
-      await cache.#near.start();
+      await Promise.all([...cache.#cells.values()].map((c) => waitReady(c.client, opts.connectTimeoutMs)));
+      await Promise.all([...cache.#cells.values()].map((c) => c.near.start()));
       cache.#startReporter();
     } catch (err) {
       await cache.close().catch(() => undefined);
@@ -232,15 +275,48 @@ export class SessionCache implements AsyncDisposable {
     return freezeSession(l.session);
   }
 
-  /** Reads through Redis for the near cache; decode failures read as null, counted and logged. */
-  readonly #load = async (p: ParsedSessionId): Promise<LoadedSession | null> => {
-    try {
-      return await this.#redis(() => this.#store.get(p));
-    } catch (err) {
-      if ((err as SessionCacheError).code === 'SC_ERR_DECODE') return this.#decodeFailed(p, err as Error);
-      throw err;
-    }
-  };
+  /** The cell that owns a tag now. */
+  #cellOf(tag: string): Cell {
+    return this.#router ? this.#cells.get(this.#router.ownerOf(tag))! : this.#primary;
+  }
+
+  /** The cell that owned a tag before the ring changed, when it is another one. */
+  #previousCellOf(tag: string): Cell | undefined {
+    const prev = this.#router?.previousOwnerOf(tag);
+    return prev === undefined ? undefined : this.#cells.get(prev);
+  }
+
+  /**
+   * Moves one session from the cell that owned it to the one that owns it now (read-through
+   * migration). The old copy is taken atomically (deleted and tombstoned), so the session is
+   * never live on two cells. Resolves true when a session was moved.
+   */
+  async #moveSession(tag: string, hash: string, from: Cell, to: Cell): Promise<boolean> {
+    const taken = await this.#redis(() => from.store.takeRaw(tag, hash));
+    if (!taken) return false;
+    from.near.invalidateKey(from.store.keys.session(tag, hash));
+    const restored = await this.#redis(() => to.store.restoreRaw(tag, hash, taken));
+    to.near.invalidateKey(to.store.keys.session(tag, hash));
+    return restored;
+  }
+
+  /** Before a write during a ring change: bring the session to its owner if it is still on its previous cell. */
+  async #migrateForWrite(p: ParsedSessionId, owner: Cell): Promise<void> {
+    const prev = this.#previousCellOf(p.tag);
+    if (prev) await this.#moveSession(p.tag, p.hash, prev, owner);
+  }
+
+  /** The near cache's read for `owner`, falling back to the previous owner during a ring change. */
+  #loaderFor(owner: Cell, tag: string): (p: ParsedSessionId) => Promise<LoadedSession | null> {
+    const prev = this.#previousCellOf(tag);
+    if (!prev) return owner.load;
+    return async (p) => {
+      const here = await owner.load(p);
+      if (here) return here;
+      await this.#moveSession(p.tag, p.hash, prev, owner);
+      return owner.load(p);
+    };
+  }
 
   /** A stored session that does not decode reads as "no session": counted and logged (never the id). */
   #decodeFailed(p: ParsedSessionId, err: Error): null {
@@ -265,11 +341,12 @@ export class SessionCache implements AsyncDisposable {
       const tag = userId === undefined ? randomTag() : userTag(this.#opts.userTagSecret, userId);
       const target = generateSessionId(tag);
       const data = input.data ?? {};
+      const cell = this.#cellOf(tag);
       const { session, evicted } = await this.#redis(() =>
-        this.#store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs }),
+        cell.store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs }),
       );
-      for (const handle of evicted) this.#near.invalidateKey(this.#store.keys.session(tag, handle));
-      this.#near.noteOwnWrite(this.#store.keys.session(tag, parseSessionId(session.id)!.hash));
+      for (const handle of evicted) cell.near.invalidateKey(cell.store.keys.session(tag, handle));
+      cell.near.noteOwnWrite(cell.store.keys.session(tag, parseSessionId(session.id)!.hash));
       return freezeSession(session);
     });
   }
@@ -286,7 +363,8 @@ export class SessionCache implements AsyncDisposable {
       return null;
     }
     if (this.#closed) throw new CacheClosedError();
-    return this.#near.get(p, this.#load, this.#inst);
+    const cell = this.#cellOf(p.tag);
+    return cell.near.get(p, this.#loaderFor(cell, p.tag), this.#inst);
   }
 
   /**
@@ -298,26 +376,38 @@ export class SessionCache implements AsyncDisposable {
     return this.#op('get_many', async () => {
       if (!Array.isArray(ids)) throw new InvalidArgumentError('getMany() takes an array of ids');
       if (ids.length > 10_000) throw new InvalidArgumentError('getMany() takes at most 10000 ids');
-      const batch: Array<{ p: ParsedSessionId; resolve: (v: LoadedSession | null) => void; reject: (e: unknown) => void }> = [];
-      const load = (p: ParsedSessionId): Promise<LoadedSession | null> =>
-        new Promise((resolve, reject) => {
-          batch.push({ p, resolve, reject });
-        });
+      type Queued = { p: ParsedSessionId; resolve: (v: LoadedSession | null) => void; reject: (e: unknown) => void };
+      const batches = new Map<Cell, Queued[]>();
       const pending = ids.map((id) => {
         const p = parseSessionId(id);
-        return p ? this.#near.get(p, load, this.#inst) : Promise.resolve(null);
+        if (!p) return Promise.resolve(null);
+        const cell = this.#cellOf(p.tag);
+        const prev = this.#previousCellOf(p.tag);
+        const load = (q: ParsedSessionId): Promise<LoadedSession | null> =>
+          new Promise<LoadedSession | null>((resolve, reject) => {
+            let b = batches.get(cell);
+            if (!b) batches.set(cell, (b = []));
+            b.push({ p: q, resolve, reject });
+          }).then(async (here) => {
+            if (here || !prev) return here;
+            await this.#moveSession(q.tag, q.hash, prev, cell);
+            return cell.load(q);
+          });
+        return cell.near.get(p, load, this.#inst);
       });
-      // Every miss above queued its read synchronously: send them, grouped per master.
-      if (batch.length > 0) {
-        const results = await this.#redis(() => this.#store.getBatch(batch.map((b) => b.p))).catch((err: unknown) => batch.map(() => err as Error));
-        batch.forEach((b, i) => {
-          const r = results[i];
-          if (r instanceof Error) {
-            if ((r as SessionCacheError).code === 'SC_ERR_DECODE') b.resolve(this.#decodeFailed(b.p, r));
-            else b.reject(r);
-          } else b.resolve(r ?? null);
-        });
-      }
+      // Every miss above queued its read synchronously: send them, one pipeline per master.
+      await Promise.all(
+        [...batches].map(async ([cell, batch]) => {
+          const results = await this.#redis(() => cell.store.getBatch(batch.map((b) => b.p))).catch((err: unknown) => batch.map(() => err as Error));
+          batch.forEach((b, i) => {
+            const r = results[i];
+            if (r instanceof Error) {
+              if ((r as SessionCacheError).code === 'SC_ERR_DECODE') b.resolve(this.#decodeFailed(b.p, r));
+              else b.reject(r);
+            } else b.resolve(r ?? null);
+          });
+        }),
+      );
       return Promise.all(pending);
     });
   }
@@ -334,14 +424,16 @@ export class SessionCache implements AsyncDisposable {
       if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new InvalidArgumentError('update() takes a patch object');
       const ev = options?.expectedVersion;
       if (ev !== undefined && (!Number.isInteger(ev) || ev < 0)) throw new InvalidArgumentError('expectedVersion must be a non-negative integer');
-      const key = this.#store.keys.session(p.tag, p.hash);
-      this.#near.invalidateKey(key);
+      const cell = this.#cellOf(p.tag);
+      const key = cell.store.keys.session(p.tag, p.hash);
+      cell.near.invalidateKey(key);
       try {
-        const loaded = await this.#redis(() => this.#store.update(p, patch, ev));
-        this.#near.noteOwnWrite(key);
+        await this.#migrateForWrite(p, cell);
+        const loaded = await this.#redis(() => cell.store.update(p, patch, ev));
+        cell.near.noteOwnWrite(key);
         return this.#loaded(loaded);
       } finally {
-        this.#near.invalidateKey(key);
+        cell.near.invalidateKey(key);
       }
     });
   }
@@ -355,12 +447,14 @@ export class SessionCache implements AsyncDisposable {
     return this.#op('touch', async () => {
       const p = this.#parseForWrite(id);
       const force = options?.force === true;
+      const cell = this.#cellOf(p.tag);
       if (!force) {
-        const local = this.#near.touchLocal(p);
+        const local = cell.near.touchLocal(p);
         if (local !== undefined) return local;
       }
-      const res = await this.#redis(() => this.#store.touch(p, force));
-      if (res?.refreshed) this.#near.noteOwnWrite(this.#store.keys.session(p.tag, p.hash));
+      await this.#migrateForWrite(p, cell);
+      const res = await this.#redis(() => cell.store.touch(p, force));
+      if (res?.refreshed) cell.near.noteOwnWrite(cell.store.keys.session(p.tag, p.hash));
       return res !== null;
     });
   }
@@ -372,14 +466,20 @@ export class SessionCache implements AsyncDisposable {
   async destroy(id: string): Promise<boolean> {
     return this.#op('destroy', async () => {
       const p = this.#parseForWrite(id);
-      const key = this.#store.keys.session(p.tag, p.hash);
-      this.#near.invalidateKey(key);
+      const cell = this.#cellOf(p.tag);
+      const prev = this.#previousCellOf(p.tag);
+      const key = cell.store.keys.session(p.tag, p.hash);
+      cell.near.invalidateKey(key);
       try {
-        const existed = await this.#redis(() => this.#store.destroy(p));
-        if (existed) this.#near.noteOwnWrite(key);
-        return existed;
+        // During a ring change the session may still be on its previous cell: end it there too.
+        const [existed, existedBefore] = await Promise.all([
+          this.#redis(() => cell.store.destroy(p)),
+          prev ? this.#redis(() => prev.store.destroy(p)) : false,
+        ]);
+        if (existed) cell.near.noteOwnWrite(key);
+        return existed || existedBefore;
       } finally {
-        this.#near.invalidateKey(key);
+        cell.near.invalidateKey(key);
       }
     });
   }
@@ -393,40 +493,44 @@ export class SessionCache implements AsyncDisposable {
     return this.#op('regenerate', async () => {
       const p = this.#parseForWrite(id);
       const newUser = options?.userId === undefined ? undefined : checkUserId(options.userId);
-      const oldKey = this.#store.keys.session(p.tag, p.hash);
-      this.#near.invalidateKey(oldKey);
+      const cell = this.#cellOf(p.tag);
+      const oldKey = cell.store.keys.session(p.tag, p.hash);
+      cell.near.invalidateKey(oldKey);
       try {
+        await this.#migrateForWrite(p, cell);
         // Same user (or none): keep the tag, so one atomic script moves the session in its slot.
         if (newUser === undefined || p.tag === userTag(this.#opts.userTagSecret, newUser)) {
           for (let attempt = 0; attempt < 3; attempt++) {
             const next = generateSessionId(p.tag);
-            const moved = await this.#redis(() => this.#store.move(p, next));
+            const moved = await this.#redis(() => cell.store.move(p, next));
             if (moved === null) throw new SessionNotFoundError();
             if (moved !== 'exists') {
-              this.#near.noteOwnWrite(oldKey);
+              cell.near.noteOwnWrite(oldKey);
               return this.#loaded(moved);
             }
           }
           throw new SessionNotFoundError();
         }
         // New user: kill the old id first (fail safe: a failure afterwards logs the user out
-        // rather than leaving a fixable session alive), then create the copy in the user's slot.
-        const taken = await this.#redis(() => this.#store.take(p));
+        // rather than leaving a fixable session alive), then create the copy in the user's slot
+        // (and the user's cell).
+        const taken = await this.#redis(() => cell.store.take(p));
         if (!taken) throw new SessionNotFoundError();
-        this.#near.noteOwnWrite(oldKey);
+        cell.near.noteOwnWrite(oldKey);
         const userChanged = taken.session.userId !== newUser;
         const next = generateSessionId(userTag(this.#opts.userTagSecret, newUser!));
+        const target = this.#cellOf(next.tag);
         const { session, evicted } = await this.#redis(() =>
-          this.#store.create(
+          target.store.create(
             next,
             { userId: newUser, data: taken.session.data as Record<string, unknown>, idleTimeoutSec: taken.idleTimeoutSec, absoluteTimeoutSec: Math.max(this.#opts.absoluteTimeoutSec, taken.idleTimeoutSec) },
             userChanged ? undefined : { createdAt: taken.session.createdAt, absoluteExpiresAt: taken.session.absoluteExpiresAt, version: taken.session.version + 1 },
           ),
         );
-        for (const handle of evicted) this.#near.invalidateKey(this.#store.keys.session(next.tag, handle));
+        for (const handle of evicted) target.near.invalidateKey(target.store.keys.session(next.tag, handle));
         return freezeSession(session);
       } finally {
-        this.#near.invalidateKey(oldKey);
+        cell.near.invalidateKey(oldKey);
       }
     });
   }
@@ -439,8 +543,14 @@ export class SessionCache implements AsyncDisposable {
     return this.#op('list_by_user', async () => {
       const uid = checkUserId(userId);
       const current = options?.current !== undefined ? parseSessionId(options.current)?.hash : undefined;
-      const list = await this.#redis(() => this.#store.listByUser(userTag(this.#opts.userTagSecret, uid), uid, options?.withData === true, current));
-      return list.map((s) => deepFreeze(s));
+      const tag = userTag(this.#opts.userTagSecret, uid);
+      // During a ring change some of the user's sessions may still be on the previous cell.
+      const cells = [this.#cellOf(tag), this.#previousCellOf(tag)].filter((c): c is Cell => c !== undefined);
+      const lists = await Promise.all(cells.map((c) => this.#redis(() => c.store.listByUser(tag, uid, options?.withData === true, current))));
+      return lists
+        .flat()
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .map((s) => deepFreeze(s));
     });
   }
 
@@ -457,13 +567,18 @@ export class SessionCache implements AsyncDisposable {
         const p = this.#parseForWrite(options.except);
         exceptHash = p.hash;
       }
-      const destroyed = await this.#redis(() => this.#store.destroyAllForUser(tag, uid, exceptHash));
-      for (const handle of destroyed) {
-        const key = this.#store.keys.session(tag, handle);
-        this.#near.invalidateKey(key);
-        this.#near.noteOwnWrite(key);
+      const cells = [this.#cellOf(tag), this.#previousCellOf(tag)].filter((c): c is Cell => c !== undefined);
+      let count = 0;
+      for (const cell of cells) {
+        const destroyed = await this.#redis(() => cell.store.destroyAllForUser(tag, uid, exceptHash));
+        for (const handle of destroyed) {
+          const key = cell.store.keys.session(tag, handle);
+          cell.near.invalidateKey(key);
+          cell.near.noteOwnWrite(key);
+        }
+        count += destroyed.length;
       }
-      return destroyed.length;
+      return count;
     });
   }
 
@@ -473,11 +588,16 @@ export class SessionCache implements AsyncDisposable {
       const uid = checkUserId(userId);
       if (typeof handle !== 'string' || !/^[A-Za-z0-9_-]{32}$/.test(handle)) throw new InvalidArgumentError('handle must come from listByUser()');
       const tag = userTag(this.#opts.userTagSecret, uid);
-      const key = this.#store.keys.session(tag, handle);
-      this.#near.invalidateKey(key);
-      const existed = await this.#redis(() => this.#store.destroyByHandle(tag, handle));
-      this.#near.invalidateKey(key);
-      if (existed) this.#near.noteOwnWrite(key);
+      let existed = false;
+      for (const cell of [this.#cellOf(tag), this.#previousCellOf(tag)]) {
+        if (!cell) continue;
+        const key = cell.store.keys.session(tag, handle);
+        cell.near.invalidateKey(key);
+        const here = await this.#redis(() => cell.store.destroyByHandle(tag, handle));
+        cell.near.invalidateKey(key);
+        if (here) cell.near.noteOwnWrite(key);
+        existed ||= here;
+      }
       return existed;
     });
   }
@@ -503,40 +623,105 @@ export class SessionCache implements AsyncDisposable {
         near: summarizeLatency(selectHistograms(snap, 'operation_duration_seconds', { tier: 'near' })),
         redis: summarizeLatency(selectHistograms(snap, 'operation_duration_seconds', { tier: 'redis' })),
       },
-      nearCache: this.#near.stats(snap),
+      nearCache: this.#nearStats(snap),
       inFlight: this.#inFlight,
     };
   }
 
-  /** Stops the near cache's connections and closes the Redis client. Idempotent. */
+  /** Near-cache stats of every cell, added up. */
+  #nearStats(snap: ReturnType<SdkStats['snapshot']>): NearCacheStats {
+    const cells = [...this.#cells.values()];
+    const first = cells[0]!.near.stats(snap); // counters are shared by all cells
+    const modes = new Set(cells.map((c) => c.near.mode));
+    return {
+      ...first,
+      mode: modes.size === 1 ? first.mode : modes.has('ttl-only') ? 'ttl-only' : first.mode,
+      entries: cells.reduce((n, c) => n + c.near.size, 0),
+      bytes: cells.reduce((n, c) => n + c.near.calculatedSize, 0),
+      trackedNodes: cells.reduce(
+        (t, c) => {
+          const x = c.near.stats(snap).trackedNodes;
+          return { armed: t.armed + x.armed, total: t.total + x.total };
+        },
+        { armed: 0, total: 0 },
+      ),
+    };
+  }
+
+  /** Names of the cells, and the ring change in progress (cells added and draining). */
+  cells(): { cells: string[]; added: string[]; draining: string[] } {
+    return {
+      cells: this.#router ? [...this.#router.current.cells] : ['default'],
+      added: this.#router ? [...this.#router.addedCells] : [],
+      draining: this.#router ? [...this.#router.drainingCells] : [],
+    };
+  }
+
+  /**
+   * Moves every session that is not on the cell owning it under the current ring (after cells
+   * were added, removed or reweighted with `previousCells` declared). Sessions are moved one by
+   * one with the same atomic take-and-restore as the read-through migration, so reads and writes
+   * keep working during the rebalance. `onProgress` is called after every scanned batch.
+   * Resolves with the totals; once it has run on one instance, `previousCells` can be dropped.
+   */
+  async rebalance(options: { batchSize?: number; onProgress?: (p: { cell: string; scanned: number; moved: number }) => void } = {}): Promise<{ scanned: number; moved: number }> {
+    this.#checkOpen();
+    const router = this.#router;
+    if (!router?.previous) return { scanned: 0, moved: 0 };
+    let scanned = 0;
+    let moved = 0;
+    for (const name of router.previous.cells) {
+      const from = this.#cells.get(name)!;
+      for await (const batch of from.store.scanSessions(options.batchSize ?? 500)) {
+        for (const { tag, hash } of batch) {
+          scanned++;
+          const owner = this.#cells.get(router.ownerOf(tag))!;
+          if (owner !== from && (await this.#moveSession(tag, hash, from, owner))) moved++;
+        }
+        options.onProgress?.({ cell: name, scanned, moved });
+      }
+    }
+    return { scanned, moved };
+  }
+
+  /** Stops the near cache's connections and closes the Redis clients. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#reporter?.close().catch(() => undefined);
-    await this.#near.close();
-    try {
-      await this.#client.quit();
-    } catch {
-      this.#client.disconnect();
-    }
+    await Promise.all(
+      [...this.#cells.values()].map(async (c) => {
+        await c.near.close();
+        try {
+          await c.client.quit();
+        } catch {
+          c.client.disconnect();
+        }
+      }),
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  /** @internal the Redis client, for tests and the adapters' admin operations. */
+  /** @internal the Redis client of the first cell, for tests and the adapters' admin operations. */
   get redisClient(): RedisClient {
-    return this.#client;
+    return this.#primary.client;
   }
 
-  /** @internal the near cache, for tests and diagnostics. */
+  /** @internal the near cache of the first cell, for tests and diagnostics. */
   get nearCache(): NearCache {
-    return this.#near;
+    return this.#primary.near;
   }
 
-  /** @internal the store, for the adapters. */
+  /** @internal the store of the first cell, for the adapters. */
   get store(): SessionStore {
-    return this.#store;
+    return this.#primary.store;
+  }
+
+  /** @internal the store of the cell owning a session (adapters with cells). */
+  storeFor(tag: string): SessionStore {
+    return this.#cellOf(tag).store;
   }
 }

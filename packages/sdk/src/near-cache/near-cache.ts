@@ -16,7 +16,7 @@ import {
   type SdkStats,
   type StatsSnapshot,
 } from '../metrics/stats';
-import type { ResolvedOptions } from '../options';
+import type { RedisTarget, ResolvedOptions } from '../options';
 import type { Session } from '../session';
 import type { RedisClient } from '../store/redis-client';
 import type { LoadedSession, SessionStore, TouchResult } from '../store/session-store';
@@ -74,6 +74,8 @@ interface Inflight {
 
 export interface NearCacheDeps {
   options: ResolvedOptions;
+  /** The cluster or node this near cache's entries come from (connection options for the trackers). */
+  target: RedisTarget;
   client: RedisClient;
   store: SessionStore;
   stats: SdkStats;
@@ -149,9 +151,16 @@ export class NearCache {
         },
       });
     }
-    s.gauge('near_cache_entries', {}, () => this.#lru?.size ?? 0);
-    s.gauge('near_cache_bytes', {}, () => this.#lru?.calculatedSize ?? 0);
-    s.gauge('near_cache_tracking', {}, () => (this.#mode === 'tracking' ? 1 : 0));
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.#lru?.size ?? 0;
+  }
+
+  /** Bytes accounted now. */
+  get calculatedSize(): number {
+    return this.#lru?.calculatedSize ?? 0;
   }
 
   /** Current mode. */
@@ -227,7 +236,7 @@ export class NearCache {
 
   /** Connection options (auth, TLS, ...) the user gave for data connections. */
   #trackerRedisOptions(): RedisOptions {
-    const r = this.#deps.options.redis;
+    const r = this.#deps.target;
     const base = 'cluster' in r ? (r.options?.redisOptions ?? {}) : (r.options ?? {});
     const { username, password, tls, family, keepAlive, noDelay } = base as RedisOptions;
     return { username, password, tls, family, keepAlive, noDelay };

@@ -5,7 +5,7 @@ import {
   RedisUnavailableError,
   SessionCacheError,
 } from '../errors';
-import type { ResolvedOptions } from '../options';
+import type { RedisTarget, ResolvedOptions } from '../options';
 
 /** The ioredis client the SDK drives: a Cluster, or one Redis for `{ standalone }`. */
 export type RedisClient = Cluster | Redis;
@@ -14,7 +14,7 @@ export type RedisClient = Cluster | Redis;
  * Creates the data client. Queues are off (commands fail at once while the client is not
  * ready instead of piling up), retries are bounded, reconnection is automatic with backoff.
  */
-export function createRedisClient(opts: ResolvedOptions): RedisClient {
+export function createRedisClient(target: RedisTarget, opts: ResolvedOptions): RedisClient {
   const nodeOptions: RedisOptions = {
     connectTimeout: Math.min(opts.connectTimeoutMs, 5000),
     commandTimeout: opts.commandTimeoutMs,
@@ -23,9 +23,9 @@ export function createRedisClient(opts: ResolvedOptions): RedisClient {
     noDelay: true,
     connectionName: 'sessioncache',
   };
-  if ('cluster' in opts.redis) {
-    const seeds = opts.redis.cluster as Array<{ host: string; port: number }>;
-    const user: ClusterOptions = opts.redis.options ?? {};
+  if ('cluster' in target) {
+    const seeds = target.cluster as Array<{ host: string; port: number }>;
+    const user: ClusterOptions = target.options ?? {};
     return new Cluster(seeds, {
       enableOfflineQueue: false,
       enableReadyCheck: true,
@@ -42,7 +42,7 @@ export function createRedisClient(opts: ResolvedOptions): RedisClient {
       redisOptions: { ...nodeOptions, ...(user.redisOptions ?? {}) },
     });
   }
-  const node = opts.redis.standalone as { host: string; port: number };
+  const node = target.standalone as { host: string; port: number };
   return new Redis({
     ...nodeOptions,
     host: node.host,
@@ -50,7 +50,7 @@ export function createRedisClient(opts: ResolvedOptions): RedisClient {
     enableOfflineQueue: false,
     lazyConnect: true,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000) + Math.floor(Math.random() * 100),
-    ...(opts.redis.options ?? {}),
+    ...(target.options ?? {}),
   });
 }
 

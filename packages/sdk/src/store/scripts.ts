@@ -273,3 +273,45 @@ redis.call('HSET', KEYS[1], unpack(fields))
 refresh(KEYS[1], m)
 return { 'ok', now, redis.call('PTTL', KEYS[1]), m.v + 1, created }
 `;
+
+/**
+ * take raw: the old side of a migration between cells. Reads the session's fields and
+ * remaining TTL and removes it at once (delete, tombstone, drop from its user's index), so it
+ * can never be live on two cells. KEYS: session, tombstone, user index. ARGV: member, tombstone
+ * ttl ms. Returns nil when missing, else {pttl, fields...}.
+ */
+export const TAKE_RAW = `
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl <= 0 then return nil end
+local fields = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[2]))
+redis.call('ZREM', KEYS[3], ARGV[1])
+return { pttl, fields }
+`;
+
+/**
+ * restore raw: the new side of a migration. Writes the fields with the remaining TTL and joins
+ * the user's index, unless the id is already there or tombstoned on this cell.
+ * KEYS: session, tombstone, user index. ARGV: pttl, member, then field/value pairs.
+ * Returns 1 when restored, 0 when refused.
+ */
+export const RESTORE_RAW = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local pttl = tonumber(ARGV[1])
+local fields = {}
+local uid, c
+for j = 3, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[j]
+  fields[#fields + 1] = ARGV[j + 1]
+  if ARGV[j] == 'u' then uid = ARGV[j + 1] end
+  if ARGV[j] == 'c' then c = ARGV[j + 1] end
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], pttl)
+if uid then
+  redis.call('ZADD', KEYS[3], c or 0, ARGV[2])
+  if redis.call('PTTL', KEYS[3]) < pttl then redis.call('PEXPIRE', KEYS[3], pttl) end
+end
+return 1
+`;

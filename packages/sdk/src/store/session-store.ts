@@ -54,6 +54,8 @@ const SCRIPTS = {
   scList: { keys: 1, lua: scripts.LIST },
   scDestroyAll: { keys: 1, lua: scripts.DESTROY_ALL },
   scUpsert: { keys: 3, lua: scripts.UPSERT },
+  scTakeRaw: { keys: 3, lua: scripts.TAKE_RAW },
+  scRestoreRaw: { keys: 3, lua: scripts.RESTORE_RAW },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 
@@ -444,6 +446,56 @@ export class SessionStore {
       true,
     );
     return num(reply) === 1;
+  }
+
+  /**
+   * Removes a session from this store and returns its raw fields and remaining TTL, for a move
+   * to another cell (null when it is not here).
+   */
+  async takeRaw(tag: string, hash: string): Promise<{ pttl: number; fields: Buffer[] } | null> {
+    const reply = (await this.run(
+      'scTakeRaw',
+      [this.keys.session(tag, hash), this.keys.tombstone(tag, hash), this.keys.userIndex(tag), hash, this.opts.tombstoneTtlSec * 1000],
+      true,
+    )) as Reply[] | null;
+    if (!reply) return null;
+    return { pttl: num(reply[0]), fields: reply[1] as Buffer[] };
+  }
+
+  /** Writes raw fields taken from another cell; false when the id exists or is tombstoned here. */
+  async restoreRaw(tag: string, hash: string, taken: { pttl: number; fields: Buffer[] }): Promise<boolean> {
+    const reply = await this.run(
+      'scRestoreRaw',
+      [this.keys.session(tag, hash), this.keys.tombstone(tag, hash), this.keys.userIndex(tag), taken.pttl, hash, ...taken.fields],
+      true,
+    );
+    return num(reply) === 1;
+  }
+
+  /**
+   * Every session key on this store, as `{ tag, hash }`, by SCAN on each master (a cluster's
+   * keys are spread over its masters; SCAN on one node sees only that node's keys).
+   */
+  async *scanSessions(count = 1000): AsyncGenerator<Array<{ tag: string; hash: string }>> {
+    const client = this.client;
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    const match = `${this.keys.sessionPrefix}*`;
+    const re = /\{([^}]+)\}:([A-Za-z0-9_-]+)$/;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await withTimeout(node.scan(cursor, 'MATCH', match, 'COUNT', count), this.opts.commandTimeoutMs * 4).catch((err: unknown) => {
+          throw mapRedisError(err, this.opts.commandTimeoutMs * 4);
+        });
+        cursor = next;
+        const batch: Array<{ tag: string; hash: string }> = [];
+        for (const k of keys) {
+          const m = re.exec(k);
+          if (m) batch.push({ tag: m[1]!, hash: m[2]! });
+        }
+        if (batch.length) yield batch;
+      } while (cursor !== '0');
+    }
   }
 
   /**
