@@ -203,5 +203,6 @@ describe('reporter -> sidecar delivery (property)', () => {
       }),
       { numRuns: 60 },
     );
-  });
+    // 60 runs each build a fastify app: seconds on a loaded 2-core machine, so no 5 s default.
+  }, 120_000);
 });
