@@ -439,19 +439,60 @@ export class SessionCache implements AsyncDisposable {
   }
 
   /**
+   * Writes a whole session under a given id (creating it, or replacing its attributes), unless
+   * the id was destroyed or regenerated: its tombstone makes the write throw SessionNotFoundError,
+   * so a save racing a logout can never revive the session. This is what framework stores'
+   * `set` needs; applications normally use `create` and `update`.
+   */
+  async put(
+    id: string,
+    input: { userId?: string; data: Record<string, unknown>; idleTimeoutSec?: number; absoluteTimeoutSec?: number; expectedVersion?: number },
+  ): Promise<{ version: number; created: boolean }> {
+    return this.#op('put', async () => {
+      const p = this.#parseForWrite(id);
+      if (typeof input !== 'object' || input === null) throw new InvalidArgumentError('put() takes { data, ... }');
+      const userId = input.userId === undefined ? undefined : checkUserId(input.userId);
+      const idle = checkTimeout('idleTimeoutSec', input.idleTimeoutSec, 365 * 86400) ?? this.#opts.idleTimeoutSec;
+      const abs = checkTimeout('absoluteTimeoutSec', input.absoluteTimeoutSec, 10 * 365 * 86400) ?? Math.max(this.#opts.absoluteTimeoutSec, idle);
+      const ev = input.expectedVersion;
+      if (ev !== undefined && (!Number.isInteger(ev) || ev < 0)) throw new InvalidArgumentError('expectedVersion must be a non-negative integer');
+      const cell = this.#cellOf(p.tag);
+      const key = cell.store.keys.session(p.tag, p.hash);
+      cell.near.invalidateKey(key);
+      try {
+        await this.#migrateForWrite(p, cell);
+        const written = await this.#redis(() =>
+          cell.store.upsert(p, { ...(userId !== undefined ? { userId } : {}), data: input.data ?? {}, idleTimeoutSec: idle, absoluteTimeoutSec: abs, ...(ev !== undefined ? { expectedVersion: ev } : {}) }),
+        );
+        if (written === 'tombstoned') throw new SessionNotFoundError();
+        cell.near.noteOwnWrite(key);
+        return { version: written.version, created: written.created };
+      } finally {
+        cell.near.invalidateKey(key);
+      }
+    });
+  }
+
+  /**
    * Extends the idle timeout. Cheap: it refreshes the Redis TTL only once `touchFraction` of the
    * idle timeout has passed (`{ force: true }` always refreshes), so touching on every request
    * does not invalidate other instances on every request. Resolves false when the session is gone.
    */
   async touch(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    const p = parseSessionId(id);
+    if (p && !this.#closed && options?.force !== true) {
+      // Answered from memory (nothing due): a near-tier operation, no Redis call.
+      const t0 = this.#inst.start();
+      const local = this.#cellOf(p.tag).near.touchLocal(p);
+      if (local !== undefined) {
+        this.#inst.done('touch', 'near', 'ok', t0);
+        return local;
+      }
+    }
     return this.#op('touch', async () => {
       const p = this.#parseForWrite(id);
       const force = options?.force === true;
       const cell = this.#cellOf(p.tag);
-      if (!force) {
-        const local = cell.near.touchLocal(p);
-        if (local !== undefined) return local;
-      }
       await this.#migrateForWrite(p, cell);
       const res = await this.#redis(() => cell.store.touch(p, force));
       if (res?.refreshed) cell.near.noteOwnWrite(cell.store.keys.session(p.tag, p.hash));

@@ -1,6 +1,6 @@
-import { InvalidArgumentError, InvalidOptionsError, InvalidSessionIdError, SessionNotFoundError } from '../errors';
+import { InvalidArgumentError, InvalidOptionsError, InvalidSessionIdError } from '../errors';
 import { deepFreeze } from '../freeze';
-import { generateSessionId, parseSessionId, randomTag, userTag } from '../ids';
+import { generateSessionId, randomTag, userTag } from '../ids';
 import type { SessionCache } from '../session-cache';
 import type { SessionInfo } from '../session';
 import { countSessions, destroyAllSessions, parseHandle, scanSessions, sessionHandles } from './cluster-scan';
@@ -186,13 +186,13 @@ export class StoreCore {
       return { ...snapshot, version: s.version, data: deepFreeze(next), written: true };
     }
     const userId = this.#binds.get(sid);
-    const written = await this.cache.store.upsert(parseSessionId(storeId)!, {
+    // put() refuses a tombstoned id (SessionNotFoundError): a save racing a logout cannot revive it.
+    const written = await this.cache.put(storeId, {
       ...(userId !== undefined ? { userId } : {}),
       data: attrs,
       idleTimeoutSec: this.idleTimeoutFor(attrs[COOKIE_ATTRIBUTE]),
-      absoluteTimeoutSec: this.cache.options.absoluteTimeoutSec,
+      absoluteTimeoutSec: Math.max(this.cache.options.absoluteTimeoutSec, this.idleTimeoutFor(attrs[COOKIE_ATTRIBUTE])),
     });
-    if (written === 'tombstoned') throw new SessionNotFoundError();
     this.#binds.delete(sid);
     return { sid, storeId, version: written.version, userId, data: deepFreeze(deepCopy(attrs)), written: true };
   }

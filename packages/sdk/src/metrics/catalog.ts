@@ -21,6 +21,7 @@ export const OPERATIONS = Object.freeze([
   'get',
   'get_many',
   'update',
+  'put',
   'touch',
   'destroy',
   'regenerate',
