@@ -18,6 +18,9 @@ export type {
 export type { EncryptionOptions, EncryptionKey } from './codec';
 export type { NearCacheStats, NearCacheMode } from './near-cache/near-cache';
 export { isSessionId, SESSION_ID_LENGTH, MAX_ID_LENGTH } from './ids';
+export { CellRing, CellRouter, CELL_NAME_PATTERN, DEFAULT_CELL_WEIGHT } from './routing/ring';
+export type { CellWeight, CellRingOptions, CellRoute } from './routing/ring';
+export type { CellOption, CellsTarget, RedisOption, ClusterTarget, StandaloneTarget } from './options';
 export {
   SessionCacheError,
   InvalidOptionsError,
