@@ -16,4 +16,8 @@ module.exports = {
   testTimeout: 60_000,
   // Suites share one cluster and flush it between tests, so they must not run concurrently.
   maxWorkers: 1,
+  // After globalTeardown has stopped the cluster, exit even if a suite left a socket or timer
+  // behind (a killed node's reconnecting client, a child's IPC channel): CI must never hang on
+  // a leak that changes no result.
+  forceExit: true,
 };
