@@ -145,7 +145,7 @@ export function renderReport(r: ReportInput): string {
       out.push(`Skipped: ${r.http.skipped}. The section is wired (packages/bench/src/http) and runs once \`@sessioncache/sdk/express\` loads.`);
     } else {
       out.push(
-        `The same Express 5 app and express-session (resave false, saveUninitialized false, a 4 h cookie) in its own process, over each store, driven in turn by autocannon with ${r.http.connections} connections for ${r.http.seconds} s per round. Cookies of ${r.http.sessions} sessions are chosen by Zipf(${r.opts.zipfS}); 98% of requests only read the session (express-session then calls the store's touch), 2% change one attribute (express-session saves). sessioncache uses \`new SessionCacheStore({ cache })\`, its \`genid\` and \`saveBeforeResponse()\`, as its README says.`,
+        `The same Express 5 app and express-session (resave false, saveUninitialized false, a 4 h cookie) in its own process, over each store, driven in turn by autocannon with ${r.http.connections} connections for ${r.http.seconds} s per round. Cookies of ${r.http.sessions} sessions are chosen by Zipf(${r.opts.zipfS}); 98% of requests only read the session (express-session then calls the store's touch), 2% change one attribute (express-session saves). sessioncache uses \`new SessionCacheStore({ cache })\`, its \`genid\` and \`saveBeforeResponse()\`, as its README says. The stores with a local cache read every session once before the rounds (coldest first). Server CPU/req is the server process's CPU per request (\`--cpu-prof DIR\` writes profiles of the measured rounds).`,
         '',
         md(httpTable(r.http)),
       );

@@ -58,9 +58,10 @@ function timeSync(rounds: number, n: number, fn: (k: number) => unknown): Spread
 }
 
 /**
- * The steps of a hit measured one by one, to show where a near-cache hit's time goes: the id
- * format check, a SHA-256 of the id's secret (sessioncache hashes it to build the Redis key),
- * a clock read (the SDK times every operation), an lru-cache get, and an async call.
+ * The steps a hit may take, measured one by one, to show where a near-cache hit's time goes:
+ * the id format check, a SHA-256 of the id's secret (sessioncache's Redis key; a hit that
+ * computes it pays more than all the rest), a clock read (the SDK times every operation), an
+ * lru-cache get, and an async call.
  */
 async function anatomy(rounds: number, n: number): Promise<AnatomyRow[]> {
   const ids = Array.from({ length: 1024 }, () => `${randomBytes(8).toString('base64url')}.${randomBytes(32).toString('base64url')}`);
@@ -69,7 +70,7 @@ async function anatomy(rounds: number, n: number): Promise<AnatomyRow[]> {
   const rows: AnatomyRow[] = [
     { step: 'id format check (isSessionId: length + regex)', nsPerOp: timeSync(rounds, n, (k) => isSessionId(ids[k & 1023])) },
     {
-      step: "SHA-256 of the id's secret, base64url (what parseSessionId does on every get)",
+      step: "SHA-256 of the id's secret, base64url (the session's Redis key: a miss or a write needs it)",
       nsPerOp: timeSync(rounds, n / 4, (k) => createHash('sha256').update(ids[k & 1023]!.slice(12)).digest().subarray(0, 24).toString('base64url')),
     },
     { step: 'performance.now()', nsPerOp: timeSync(rounds, n, () => performance.now()) },

@@ -41,7 +41,7 @@ export interface BenchOptions {
   outDir: string;
   /** Markdown report to write, or undefined to skip it. */
   docsPath: string | undefined;
-  /** Directory for CPU profiles of the HTTP server processes (node --cpu-prof), or undefined. */
+  /** Directory for CPU profiles of the HTTP servers' measured rounds, or undefined. */
   cpuProfDir: string | undefined;
   /** The command line, as recorded in the report. */
   command: string;
@@ -53,18 +53,18 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const FULL_OPTIONS: Readonly<BenchOptions> = Object.freeze({
   quick: false,
   rounds: 5,
-  roundMs: 1500,
+  roundMs: 1000,
   warmMs: 1000,
   inflight: 64,
   sessions: 50_000,
-  largeSessions: 20_000,
+  largeSessions: 10_000,
   zipfS: 1.1,
   scaleSessions: [10_000, 100_000, 1_000_000],
   instances: [1, 2, 4, 8],
   lagSamples: 2000,
-  tightLoopOps: 200_000,
-  httpSeconds: 5,
-  httpRounds: 3,
+  tightLoopOps: 100_000,
+  httpSeconds: 3,
+  httpRounds: 5,
   replicas: 0,
   seed: 42,
   only: [...SECTIONS],
@@ -109,7 +109,7 @@ const USAGE = `Usage: npm run -w @sessioncache/bench bench -- [options]
   --out DIR             directory of the JSON results (default <repo>/bench-results)
   --docs PATH           markdown report (default <repo>/docs/benchmarks.md)
   --no-docs             do not write the markdown report
-  --cpu-prof DIR        write CPU profiles of the HTTP server processes to DIR
+  --cpu-prof DIR        write CPU profiles of the HTTP servers' measured rounds to DIR
   --help`;
 
 function int(name: string, v: string | undefined, min: number): number {

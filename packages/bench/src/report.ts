@@ -103,7 +103,7 @@ export function instancesTable(w: WorkloadResult): Table {
   };
 }
 
-const ms = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x < 1 ? `${(x * 1000).toFixed(0)} µs` : `${x.toPrecision(3)} ms`);
+const ms = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : formatNs(x * 1e6));
 
 /** Invalidation lag distributions. */
 export function lagTable(l: LagResult): Table {

@@ -2,7 +2,7 @@ import type { HitPathResult } from './hit-path';
 import type { HttpResult } from './http/driver';
 import type { LagResult } from './lag';
 import type { WorkloadResult } from './results';
-import { formatRatio, ratio } from './summary';
+import { formatNs, formatRatio, ratio } from './summary';
 
 /** One target of issues 3, 4 and 9 checked against this run's medians. */
 export interface TargetCheck {
@@ -56,7 +56,7 @@ function atLeast(target: string, m: { tput: number; cpu?: number }, bound: numbe
 
 /** "At most `bound`" on a cost (a time-per-operation ratio, or milliseconds). */
 function atMost(target: string, measured: number, bound: number, unit: '×' | 'ms', extra = ''): TargetCheck {
-  const fmt = (x: number): string => (unit === '×' ? formatRatio(x) : x < 1 ? `${(x * 1000).toFixed(0)} µs` : `${x.toPrecision(3)} ms`);
+  const fmt = (x: number): string => (unit === '×' ? formatRatio(x) : formatNs(x * 1e6));
   if (!Number.isFinite(measured)) return notMeasured(target, `≤ ${fmt(bound)}`);
   const met = measured <= bound;
   return {

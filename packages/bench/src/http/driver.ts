@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 import { processCpuUs } from '../runner';
@@ -75,9 +76,8 @@ function next(child: ChildProcess, type: ServerMessage['type'] | 'any', timeoutM
   });
 }
 
-async function start(config: ServerConfig, cpuProfDir: string | undefined): Promise<Server | string> {
-  const execArgv = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=http-${config.store}.cpuprofile`] : [];
-  const child = fork(path.join(__dirname, 'server.js'), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+async function start(config: ServerConfig): Promise<Server | string> {
+  const child = fork(path.join(__dirname, 'server.js'), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const m = await next(child, 'any', 300_000);
   if (m.type === 'ready') return { store: config.store, child, port: m.port, cookies: m.cookies };
   child.kill();
@@ -115,7 +115,9 @@ export async function runHttp(suite: Suite): Promise<HttpResult> {
   try {
     for (const store of ['sessioncache', 'connect-redis', 'node-redis-csc'] as const) {
       const t0 = performance.now();
-      const s = await start({ store, seeds: suite.seeds, sessions, payloadBytes: 1024, secret, keyPrefix: `http-${store}:` }, opts.cpuProfDir);
+      const s = await start({ store, seeds: suite.seeds, sessions, payloadBytes: 1024, secret, keyPrefix: `http-${store}:`,
+        ...(opts.cpuProfDir ? { cpuProfile: path.join(opts.cpuProfDir, `http-${store}.cpuprofile`) } : {}),
+      });
       if (typeof s === 'string') {
         log(`http: ${store} skipped: ${s}`);
         if (store === 'sessioncache') result.skipped = s;
@@ -143,6 +145,10 @@ export async function runHttp(suite: Suite): Promise<HttpResult> {
       return { r, cpuUs: after.cpuUs - before.cpuUs, redisUs: processCpuUs(suite.redisPids) - redisBefore, hitRate: hits + misses > 0 ? hits / (hits + misses) : NaN };
     };
     for (const s of servers) await drive(s, 1); // warm-up: JIT, connections, near cache
+    if (opts.cpuProfDir) {
+      mkdirSync(opts.cpuProfDir, { recursive: true });
+      for (const s of servers) s.child.send({ type: 'profile' } satisfies ParentMessage);
+    }
     for (let round = 0; round < opts.httpRounds; round++) {
       for (let k = 0; k < servers.length; k++) {
         const { r, cpuUs, redisUs, hitRate } = await drive(servers[k]!, opts.httpSeconds);

@@ -5,7 +5,9 @@
  * messages go over the IPC channel (see {@link ServerMessage}).
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as inspector from 'node:inspector';
 import { SessionCache } from '@sessioncache/sdk';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
@@ -26,6 +28,8 @@ export interface ServerConfig {
   payloadBytes: number;
   secret: string;
   keyPrefix: string;
+  /** Write a CPU profile of the measured rounds (from 'profile' to 'stop') to this file. */
+  cpuProfile?: string;
 }
 
 /** Messages from the server process. */
@@ -36,7 +40,7 @@ export type ServerMessage =
   | { type: 'error'; message: string };
 
 /** Messages to the server process. */
-export type ParentMessage = { type: 'stats' } | { type: 'stop' };
+export type ParentMessage = { type: 'stats' } | { type: 'profile' } | { type: 'stop' };
 
 export const COOKIE_NAME = 'sid';
 /** Cookie lifetime: SessionCacheStore takes its idle timeout from it (see BENCH_LIFETIMES). */
@@ -154,27 +158,51 @@ async function main(): Promise<void> {
 
   // Sessions as express-session would have stored them after a login.
   const payload = new PayloadFactory(config.payloadBytes);
+  const sids: string[] = new Array(config.sessions);
   const cookies: string[] = new Array(config.sessions);
   const expires = new Date(Date.now() + MAX_AGE_MS).toISOString();
   await forEachConcurrent(0, config.sessions, 128, async (i) => {
     const sid = be.genid ? be.genid(undefined) : randomBytes(24).toString('base64url');
     const data = { cookie: { originalMaxAge: MAX_AGE_MS, expires, httpOnly: true, path: '/', sameSite: 'lax' }, ...payload.data(i) };
     await promiseOf<void>((cb) => be.store.set(sid, data as unknown as session.SessionData, (err) => cb(err)));
+    sids[i] = sid;
     cookies[i] = signedCookie(sid, config.secret);
   });
+
+  // Steady state: a local cache reads every session once, coldest first (as the micro workloads do).
+  if (config.store !== 'connect-redis') {
+    let next = sids.length - 1;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next >= 0) {
+          const sid = sids[next--]!;
+          await promiseOf((cb) => be.store.get(sid, cb)).catch(() => undefined);
+        }
+      }),
+    );
+  }
 
   const server = http.createServer(app);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
+  const profiler = config.cpuProfile ? new inspector.Session() : undefined;
+  const post = (method: string): Promise<unknown> =>
+    new Promise((resolve, reject) => profiler!.post(method, (err, res) => (err ? reject(err) : resolve(res))));
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'stats') {
       const cpu = process.cpuUsage();
       send({ type: 'stats', cpuUs: cpu.user + cpu.system, ...be.counters() });
+    } else if (m.type === 'profile' && profiler) {
+      profiler.connect();
+      void post('Profiler.enable').then(() => post('Profiler.start'));
     } else if (m.type === 'stop') {
       server.closeAllConnections();
       server.close();
-      be.close().finally(() => process.disconnect?.());
+      const profiled = profiler
+        ? post('Profiler.stop').then((r) => writeFileSync(config.cpuProfile!, JSON.stringify((r as { profile: unknown }).profile)), () => undefined)
+        : Promise.resolve();
+      void profiled.finally(() => be.close().finally(() => process.disconnect?.()));
     }
   });
   send({ type: 'ready', port, cookies });
