@@ -3,7 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { freezeSession } from '../freeze';
-import type { ParsedSessionId } from '../ids';
+import { parseSessionId, type ParsedSessionId } from '../ids';
 import type { Instrumentation } from '../instrumentation';
 import { FLUSH_REASONS, type FlushReason } from '../metrics/catalog';
 import {
@@ -325,7 +325,27 @@ export class NearCache {
    * A session by id: from memory when cached and trusted, else one shared Redis read whose
    * reply is installed only if nothing invalidated it meanwhile.
    */
-  async get(p: ParsedSessionId, load: (p: ParsedSessionId) => Promise<LoadedSession | null>, inst: Instrumentation): Promise<Session | null> {
+  /**
+   * The hit path alone, keyed by the raw id: only ids that passed the strict format check are
+   * ever installed, so a hit needs no re-validation (the check costs more than the lookup).
+   * Returns undefined when the id is not cached and trusted; the caller then takes `get`.
+   */
+  tryHit(id: string, inst: Instrumentation): Session | undefined {
+    const e = this.#lru?.get(id);
+    if (e === undefined || !this.#valid(e)) return undefined;
+    const t0 = inst.start();
+    this.#hits.inc();
+    if (t0 >= e.refreshDueAt) {
+      const p = parseSessionId(id);
+      if (p) this.#refresh(p, e);
+    }
+    const s = this.#fromEntry(e);
+    inst.nearGetHit(t0);
+    return s;
+  }
+
+  get(p: ParsedSessionId, load: (p: ParsedSessionId) => Promise<LoadedSession | null>, inst: Instrumentation): Promise<Session | null> {
+    // The hit path is synchronous up to one resolved promise: no async frame, one clock read.
     const t0 = inst.start();
     const lru = this.#lru;
     if (lru) {
@@ -333,15 +353,19 @@ export class NearCache {
       if (e !== undefined) {
         if (this.#valid(e)) {
           this.#hits.inc();
-          if (performance.now() >= e.refreshDueAt) this.#refresh(p, e);
+          if (t0 >= e.refreshDueAt) this.#refresh(p, e);
           const s = this.#fromEntry(e);
-          inst.done('get', 'near', 'ok', t0);
-          return s;
+          inst.nearGetHit(t0);
+          return Promise.resolve(s);
         }
         lru.delete(p.id);
       }
       this.#misses.inc();
     }
+    return this.#getMiss(p, load, inst, t0);
+  }
+
+  async #getMiss(p: ParsedSessionId, load: (p: ParsedSessionId) => Promise<LoadedSession | null>, inst: Instrumentation, t0: number): Promise<Session | null> {
     try {
       const loaded = await this.#read(p, load);
       inst.done('get', 'redis', loaded ? 'ok' : 'not_found', t0);
