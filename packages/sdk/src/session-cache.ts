@@ -342,12 +342,17 @@ export class SessionCache implements AsyncDisposable {
       const target = generateSessionId(tag);
       const data = input.data ?? {};
       const cell = this.#cellOf(tag);
-      const { session, evicted } = await this.#redis(() =>
-        cell.store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs }),
-      );
-      for (const handle of evicted) cell.near.invalidateKey(cell.store.keys.session(tag, handle));
-      cell.near.noteOwnWrite(cell.store.keys.session(tag, parseSessionId(session.id)!.hash));
-      return freezeSession(session);
+      const w = cell.near.beginWrite(cell.store.keys.session(tag, target.hash));
+      try {
+        const { session, evicted } = await this.#redis(() =>
+          cell.store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs }),
+        );
+        for (const handle of evicted) cell.near.invalidateKey(cell.store.keys.session(tag, handle));
+        if (session.id === target.id) cell.near.noteOwnWrite(w);
+        return freezeSession(session);
+      } finally {
+        cell.near.finishWrite(w);
+      }
     });
   }
 
@@ -431,15 +436,14 @@ export class SessionCache implements AsyncDisposable {
       const ev = options?.expectedVersion;
       if (ev !== undefined && (!Number.isInteger(ev) || ev < 0)) throw new InvalidArgumentError('expectedVersion must be a non-negative integer');
       const cell = this.#cellOf(p.tag);
-      const key = cell.store.keys.session(p.tag, p.hash);
-      cell.near.invalidateKey(key);
+      const w = cell.near.beginWrite(cell.store.keys.session(p.tag, p.hash));
       try {
         await this.#migrateForWrite(p, cell);
         const loaded = await this.#redis(() => cell.store.update(p, patch, ev));
-        cell.near.noteOwnWrite(key);
+        cell.near.noteOwnWrite(w);
         return this.#loaded(loaded);
       } finally {
-        cell.near.invalidateKey(key);
+        cell.near.finishWrite(w);
       }
     });
   }
@@ -463,18 +467,17 @@ export class SessionCache implements AsyncDisposable {
       const ev = input.expectedVersion;
       if (ev !== undefined && (!Number.isInteger(ev) || ev < 0)) throw new InvalidArgumentError('expectedVersion must be a non-negative integer');
       const cell = this.#cellOf(p.tag);
-      const key = cell.store.keys.session(p.tag, p.hash);
-      cell.near.invalidateKey(key);
+      const w = cell.near.beginWrite(cell.store.keys.session(p.tag, p.hash));
       try {
         await this.#migrateForWrite(p, cell);
         const written = await this.#redis(() =>
           cell.store.upsert(p, { ...(userId !== undefined ? { userId } : {}), data: input.data ?? {}, idleTimeoutSec: idle, absoluteTimeoutSec: abs, ...(ev !== undefined ? { expectedVersion: ev } : {}) }),
         );
         if (written === 'tombstoned') throw new SessionNotFoundError();
-        cell.near.noteOwnWrite(key);
+        cell.near.noteOwnWrite(w);
         return { version: written.version, created: written.created };
       } finally {
-        cell.near.invalidateKey(key);
+        cell.near.finishWrite(w);
       }
     });
   }
@@ -501,7 +504,6 @@ export class SessionCache implements AsyncDisposable {
       const cell = this.#cellOf(p.tag);
       await this.#migrateForWrite(p, cell);
       const res = await this.#redis(() => cell.store.touch(p, force));
-      if (res?.refreshed) cell.near.noteOwnWrite(cell.store.keys.session(p.tag, p.hash));
       return res !== null;
     });
   }
@@ -515,18 +517,17 @@ export class SessionCache implements AsyncDisposable {
       const p = this.#parseForWrite(id);
       const cell = this.#cellOf(p.tag);
       const prev = this.#previousCellOf(p.tag);
-      const key = cell.store.keys.session(p.tag, p.hash);
-      cell.near.invalidateKey(key);
+      const w = cell.near.beginWrite(cell.store.keys.session(p.tag, p.hash));
       try {
         // During a ring change the session may still be on its previous cell: end it there too.
         const [existed, existedBefore] = await Promise.all([
           this.#redis(() => cell.store.destroy(p)),
           prev ? this.#redis(() => prev.store.destroy(p)) : false,
         ]);
-        if (existed) cell.near.noteOwnWrite(key);
+        if (existed) cell.near.noteOwnWrite(w); // deleting nothing invalidates nothing
         return existed || existedBefore;
       } finally {
-        cell.near.invalidateKey(key);
+        cell.near.finishWrite(w);
       }
     });
   }
@@ -541,8 +542,7 @@ export class SessionCache implements AsyncDisposable {
       const p = this.#parseForWrite(id);
       const newUser = options?.userId === undefined ? undefined : checkUserId(options.userId);
       const cell = this.#cellOf(p.tag);
-      const oldKey = cell.store.keys.session(p.tag, p.hash);
-      cell.near.invalidateKey(oldKey);
+      const w = cell.near.beginWrite(cell.store.keys.session(p.tag, p.hash));
       try {
         await this.#migrateForWrite(p, cell);
         // Same user (or none): keep the tag, so one atomic script moves the session in its slot.
@@ -552,7 +552,7 @@ export class SessionCache implements AsyncDisposable {
             const moved = await this.#redis(() => cell.store.move(p, next));
             if (moved === null) throw new SessionNotFoundError();
             if (moved !== 'exists') {
-              cell.near.noteOwnWrite(oldKey);
+              cell.near.noteOwnWrite(w);
               return this.#loaded(moved);
             }
           }
@@ -563,7 +563,7 @@ export class SessionCache implements AsyncDisposable {
         // (and the user's cell).
         const taken = await this.#redis(() => cell.store.take(p));
         if (!taken) throw new SessionNotFoundError();
-        cell.near.noteOwnWrite(oldKey);
+        cell.near.noteOwnWrite(w);
         const userChanged = taken.session.userId !== newUser;
         const next = generateSessionId(userTag(this.#opts.userTagSecret, newUser!));
         const target = this.#cellOf(next.tag);
@@ -577,7 +577,7 @@ export class SessionCache implements AsyncDisposable {
         for (const handle of evicted) target.near.invalidateKey(target.store.keys.session(next.tag, handle));
         return freezeSession(session);
       } finally {
-        cell.near.invalidateKey(oldKey);
+        cell.near.finishWrite(w);
       }
     });
   }
@@ -621,7 +621,6 @@ export class SessionCache implements AsyncDisposable {
         for (const handle of destroyed) {
           const key = cell.store.keys.session(tag, handle);
           cell.near.invalidateKey(key);
-          cell.near.noteOwnWrite(key);
         }
         count += destroyed.length;
       }
@@ -638,12 +637,14 @@ export class SessionCache implements AsyncDisposable {
       let existed = false;
       for (const cell of [this.#cellOf(tag), this.#previousCellOf(tag)]) {
         if (!cell) continue;
-        const key = cell.store.keys.session(tag, handle);
-        cell.near.invalidateKey(key);
-        const here = await this.#redis(() => cell.store.destroyByHandle(tag, handle));
-        cell.near.invalidateKey(key);
-        if (here) cell.near.noteOwnWrite(key);
-        existed ||= here;
+        const w = cell.near.beginWrite(cell.store.keys.session(tag, handle));
+        try {
+          const here = await this.#redis(() => cell.store.destroyByHandle(tag, handle));
+          if (here) cell.near.noteOwnWrite(w);
+          existed ||= here;
+        } finally {
+          cell.near.finishWrite(w);
+        }
       }
       return existed;
     });

@@ -268,6 +268,25 @@ describe('near cache: invalidation across instances', () => {
   });
 });
 
+describe('near cache: invalidation lag metric', () => {
+  it('times exactly one sample per acknowledged own write, from its ack to its invalidation', async () => {
+    const a = await connect();
+    const s = await a.create({ data: { n: 0 } });
+    for (let i = 1; i <= 20; i++) await a.update(s.id, { n: i });
+    await a.destroy(s.id);
+    // 1 create + 20 updates + 1 destroy, each invalidated exactly once.
+    await eventually(() => a.stats().nearCache.invalidationLag.count === 22).catch((e) => {
+      throw new Error(`${(e as Error).message}: ${a.stats().nearCache.invalidationLag.count} samples, ${a.stats().nearCache.invalidations} invalidations`);
+    });
+    const lag = a.stats().nearCache.invalidationLag;
+    expect(lag.p99).not.toBeNull();
+    // A failed write leaves no sample behind.
+    await expect(a.update(s.id, { n: 99 })).rejects.toMatchObject({ code: 'SC_ERR_SESSION_NOT_FOUND' });
+    await sleep(50);
+    expect(a.stats().nearCache.invalidationLag.count).toBe(22);
+  });
+});
+
 describe('near cache: two processes', () => {
   let child: ChildProcess | undefined;
   const call = (msg: object): Promise<{ ok: boolean; value?: unknown; error?: string }> =>

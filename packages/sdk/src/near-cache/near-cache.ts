@@ -51,6 +51,8 @@ export interface NearCacheStats {
 const ENTRY_OVERHEAD_BYTES = 256;
 /** Bound on pending own-write timestamps kept for the lag histogram. */
 const MAX_PENDING_LAG = 10_000;
+/** Marks an own write sent but not yet acknowledged. */
+const PENDING = -1;
 
 interface Entry {
   /** Frozen session handed out on hits (when `fields` is undefined). */
@@ -64,6 +66,13 @@ interface Entry {
   size: number;
   /** performance.now() at which the idle timeout should be refreshed in Redis. */
   refreshDueAt: number;
+}
+
+/** A write by this process whose invalidation has not arrived yet (for the lag histogram). */
+export interface OwnWrite {
+  readonly key: string;
+  /** performance.now() of its acknowledgement, or PENDING. */
+  ackedAt: number;
 }
 
 interface Inflight {
@@ -107,7 +116,7 @@ export class NearCache {
   readonly #inflight = new Map<string, Inflight>();
   readonly #inflightByKey = new Map<string, Inflight>();
   readonly #trackers = new Map<string, NodeTracker>();
-  readonly #ownWrites = new Map<string, number>();
+  readonly #ownWrites = new Map<string, OwnWrite[]>();
   readonly #touching = new Set<string>();
   #mode: NearCacheMode;
   #topologyEpoch = 0;
@@ -263,10 +272,12 @@ export class NearCache {
       const key = k.toString();
       this.#invalidations.inc();
       this.invalidateKey(key);
-      const t = this.#ownWrites.get(key);
-      if (t !== undefined) {
-        this.#ownWrites.delete(key);
-        this.#lag.observe((now - t) / 1000);
+      const queue = this.#ownWrites.get(key);
+      const w = queue?.shift();
+      if (queue && queue.length === 0) this.#ownWrites.delete(key);
+      if (w) {
+        w.ackedAt = w.ackedAt === PENDING ? now : w.ackedAt; // invalidated before its reply: zero lag
+        this.#lag.observe((now - w.ackedAt) / 1000);
       }
     }
   }
@@ -279,11 +290,36 @@ export class NearCache {
     if (id !== undefined) this.#lru?.delete(id);
   }
 
-  /** Remembers when this process's write to `key` was acknowledged, to measure invalidation lag. */
-  noteOwnWrite(key: string): void {
-    if (this.#mode !== 'tracking') return;
+  /**
+   * Starts a write by this process: drops the local entry (rule 4) and queues a token so that
+   * its invalidation can be timed (writes to one key are invalidated in order, so tokens are
+   * matched first in, first out). The invalidation may arrive before the write's reply (it
+   * travels on another connection): it then counts as zero lag.
+   */
+  beginWrite(key: string): OwnWrite {
+    this.invalidateKey(key);
+    const w: OwnWrite = { key, ackedAt: PENDING };
+    if (this.#mode !== 'tracking') return w;
     if (this.#ownWrites.size >= MAX_PENDING_LAG) this.#ownWrites.clear();
-    this.#ownWrites.set(key, performance.now());
+    const queue = this.#ownWrites.get(key);
+    if (queue) queue.push(w);
+    else this.#ownWrites.set(key, [w]);
+    return w;
+  }
+
+  /** The write was acknowledged: its invalidation lag starts now. */
+  noteOwnWrite(w: OwnWrite): void {
+    if (w.ackedAt === PENDING) w.ackedAt = performance.now();
+  }
+
+  /** Ends a write (acknowledged or failed): drops the local entry again, forgets a failed one. */
+  finishWrite(w: OwnWrite): void {
+    this.invalidateKey(w.key);
+    if (w.ackedAt !== PENDING) return;
+    const queue = this.#ownWrites.get(w.key);
+    const i = queue ? queue.indexOf(w) : -1;
+    if (i >= 0) queue!.splice(i, 1);
+    if (queue && queue.length === 0) this.#ownWrites.delete(w.key);
   }
 
   /** Drops everything (and marks reads in flight as stale). */
@@ -455,8 +491,7 @@ export class NearCache {
           this.invalidateKey(e.key);
           return;
         }
-        if (res.refreshed) this.noteOwnWrite(e.key);
-        else {
+        if (!res.refreshed) {
           const idleMs = e.session.idleExpiresAt - e.session.lastAccessAt;
           e.refreshDueAt = performance.now() + Math.max(1000, res.lastAccessAt + idleMs * this.#deps.options.touchFraction - res.serverNow);
         }

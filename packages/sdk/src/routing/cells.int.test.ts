@@ -50,12 +50,13 @@ describe('cells: a consistent-hash ring of clusters and standalone nodes', () =>
     };
     for (const c of Object.values(clients)) track({ close: () => c.disconnect() });
 
-    const before = track(await SessionCache.connect({ redis: { cells: three } }));
+    // This test is about placement, not latency: generous timeouts for a loaded CI machine.
+    const before = track(await SessionCache.connect({ redis: { cells: three }, commandTimeoutMs: 5000 }));
     expect(before.cells().cells.sort()).toEqual(['alpha', 'beta', 'gamma']);
     const ids: string[] = [];
-    for (let i = 0; i < 10_000; i += 250) {
+    for (let i = 0; i < 10_000; i += 100) {
       const batch = await Promise.all(
-        Array.from({ length: 250 }, (_, j) => before.create({ data: { n: i + j }, ...((i + j) % 10 === 0 ? { userId: `user-${(i + j) % 300}` } : {}) })),
+        Array.from({ length: 100 }, (_, j) => before.create({ data: { n: i + j }, ...((i + j) % 10 === 0 ? { userId: `user-${(i + j) % 300}` } : {}) })),
       );
       ids.push(...batch.map((s) => s.id));
     }
@@ -66,7 +67,7 @@ describe('cells: a consistent-hash ring of clusters and standalone nodes', () =>
     for (const name of ['alpha', 'beta', 'gamma']) expect(spread[name]).toBeGreaterThan(2800);
 
     // The ring changes: four cells, the previous three declared.
-    const after = track(await SessionCache.connect({ redis: { cells: four, previousCells: three } }));
+    const after = track(await SessionCache.connect({ redis: { cells: four, previousCells: three }, commandTimeoutMs: 5000 }));
     expect({ ...after.cells(), cells: after.cells().cells.sort() }).toEqual({ cells: ['alpha', 'beta', 'delta', 'gamma'], added: ['delta'], draining: [] });
     const router = CellRouter.fromCells(four);
     const owner = ids.map((id) => router.ownerOf(parseSessionId(id)!.tag));
