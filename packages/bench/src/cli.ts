@@ -37,6 +37,7 @@ async function runSections(opts: BenchOptions, suite: Suite, results: RunResults
       results.workloads.push(w);
       print(w.title, workloadTable(w), ...(w.ratios.length ? [ratioTable(w)] : []));
     }
+    if (section === 'large') await suite.releasePayload(16 * 1024);
     if (section === 'hit-path') {
       const ids = ['sc-near', 'lru-frozen', 'lru-clone', 'lru-msgpack', 'lru-none'] as const;
       const contenders: Contender[] = [];

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Session } from '@sessioncache/sdk';
 import { SessionCacheContender } from './contenders/sessioncache';
@@ -31,6 +32,8 @@ export interface LagResult {
   sdkOwnWrites: { count: number; p50: number | null; p90: number | null; p99: number | null };
   /** Throughput of the background load while the loaded samples were taken. */
   loadOpsPerSec: number;
+  /** Event-loop delay of this process during the loaded samples (ms): the floor of any in-process lag. */
+  loadEventLoopDelayMs: { p50: number; p99: number };
 }
 
 const GIVE_UP_MS = 1000;
@@ -123,9 +126,12 @@ export async function runLag(suite: Suite): Promise<LagResult> {
       }
     })();
     let loaded;
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
     try {
       loaded = await sample(a, b, pop.ids, cold, opts.lagSamples, seq);
     } finally {
+      delay.disable();
       loading = false;
       await background;
     }
@@ -135,6 +141,7 @@ export async function runLag(suite: Suite): Promise<LagResult> {
       loaded,
       sdkOwnWrites: { count: own.count, p50: own.p50, p90: own.p90, p99: own.p99 },
       loadOpsPerSec: (loadOps / loadMs) * 1000,
+      loadEventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6 },
     };
   } finally {
     for (const c of [a, b, load]) await c.close();

@@ -82,13 +82,13 @@ export const QUICK_OPTIONS: Readonly<Partial<BenchOptions>> = Object.freeze({
   quick: true,
   rounds: 3,
   roundMs: 300,
-  warmMs: 200,
+  warmMs: 100,
   sessions: 20_000,
-  largeSessions: 2_000,
-  scaleSessions: [10_000, 30_000],
+  largeSessions: 1_000,
+  scaleSessions: [10_000, 20_000],
   lagSamples: 200,
-  tightLoopOps: 50_000,
-  httpSeconds: 2,
+  tightLoopOps: 30_000,
+  httpSeconds: 1,
   httpRounds: 2,
 });
 

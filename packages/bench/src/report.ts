@@ -124,7 +124,10 @@ export function lagTable(l: LagResult): Table {
     head: ['measure', 'samples', 'p50', 'p90', 'p99', 'max', 'seen before ack', 'stale reads', 'timed out'],
     rows: [
       row('cross-instance, idle (A writes, B drops its copy)', l.idle),
-      row(`cross-instance, under load (${formatRate(l.loadOpsPerSec)} ops/s on a third instance)`, l.loaded),
+      row(
+        `cross-instance, under load (${formatRate(l.loadOpsPerSec)} ops/s on a third instance; event-loop delay p50 ${ms(l.loadEventLoopDelayMs.p50)}, p99 ${ms(l.loadEventLoopDelayMs.p99)})`,
+        l.loaded,
+      ),
       ['SDK own measure, writer (stats().nearCache.invalidationLag, histogram)', String(own.count), ms(s(own.p50)), ms(s(own.p90)), ms(s(own.p99)), '-', '-', '-', '-'],
     ],
     right: [1, 2, 3, 4, 5, 6, 7, 8],

@@ -1,7 +1,7 @@
 import type { DevCluster } from '@sessioncache/devcluster';
 import type { Contender } from './contenders/contender';
 import { ConnectRedisContender } from './contenders/connect-redis';
-import { InMemoryContender } from './contenders/in-memory';
+import { FrozenDataPool, InMemoryContender } from './contenders/in-memory';
 import { IoredisRawContender } from './contenders/ioredis-raw';
 import { SessionCacheContender } from './contenders/sessioncache';
 import type { BenchOptions } from './options';
@@ -73,6 +73,7 @@ export function log(message: string): void {
 export class Suite {
   readonly #contenders = new Map<string, Contender>();
   readonly #payloads = new Map<number, PayloadFactory>();
+  readonly #pools = new Map<number, FrozenDataPool>();
   #shared: Population | undefined;
   readonly rng: Rng;
 
@@ -117,14 +118,36 @@ export class Suite {
       case 'node-redis-csc':
         return new ConnectRedisContender({ seeds: this.seeds, prefix: `crc${kb}k:`, clientSideCacheEntries: sessions });
       case 'lru-none':
-        return new InMemoryContender('none', sessions);
+        return new InMemoryContender('none', sessions, this.#pool(bytes));
       case 'lru-clone':
-        return new InMemoryContender('clone', sessions);
+        return new InMemoryContender('clone', sessions, this.#pool(bytes));
       case 'lru-msgpack':
-        return new InMemoryContender('msgpack', sessions);
+        return new InMemoryContender('msgpack', sessions, this.#pool(bytes));
       case 'lru-frozen':
-        return new InMemoryContender('frozen', sessions);
+        return new InMemoryContender('frozen', sessions, this.#pool(bytes));
     }
+  }
+
+  #pool(bytes: number): FrozenDataPool {
+    let p = this.#pools.get(bytes);
+    if (!p) {
+      p = new FrozenDataPool(this.payload(bytes));
+      this.#pools.set(bytes, p);
+    }
+    return p;
+  }
+
+  /**
+   * Closes every contender of one payload size and drops its in-memory data, so that a
+   * finished section's heap does not slow the garbage collector (and every contender) after it.
+   */
+  async releasePayload(bytes: number): Promise<void> {
+    for (const [key, c] of this.#contenders) {
+      if (!key.endsWith(`@${bytes}`)) continue;
+      this.#contenders.delete(key);
+      await c.close().catch(() => undefined);
+    }
+    this.#pools.delete(bytes);
   }
 
   /** The contender `id` for sessions of `bytes`, populated with at least `sessions` sessions. */

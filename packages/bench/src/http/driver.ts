@@ -108,7 +108,7 @@ async function stop(s: Server): Promise<void> {
  */
 export async function runHttp(suite: Suite): Promise<HttpResult> {
   const { opts } = suite;
-  const sessions = opts.quick ? Math.min(opts.sessions, 5_000) : opts.sessions;
+  const sessions = opts.quick ? Math.min(opts.sessions, 3_000) : opts.sessions;
   const result: HttpResult = { sessions, connections: opts.inflight, seconds: opts.httpSeconds, contenders: [] };
   const secret = randomBytes(32).toString('base64url');
   const servers: Server[] = [];
