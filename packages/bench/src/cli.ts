@@ -4,7 +4,7 @@
  * Redis Cluster this run starts. Prints the tables, writes bench-results/*.json and
  * docs/benchmarks.md. Progress goes to stderr.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DevCluster } from '@sessioncache/devcluster';
@@ -14,13 +14,13 @@ import { runHitPath } from './hit-path';
 import { runHttp } from './http/driver';
 import { runInstances } from './instances';
 import { runLag } from './lag';
-import { machineInfo } from './machine';
-import { parseArgs, USAGE, type BenchOptions } from './options';
+import { machineInfo, type MachineInfo } from './machine';
+import { FULL_OPTIONS, parseArgs, USAGE, type BenchOptions } from './options';
 import { hitPathTables, httpTable, instancesTable, lagTable, ratioTable, scaleTable, targetsTable, workloadTable } from './report';
 import { runScale } from './scale';
 import { log, Suite } from './suite';
 import { renderText, type Table } from './table';
-import { checkTargets, type RunResults } from './targets';
+import { checkTargets, type RunResults, type TargetCheck } from './targets';
 import { microWorkloads } from './workloads';
 
 function print(title: string, ...tables: Table[]): void {
@@ -71,6 +71,22 @@ async function runSections(opts: BenchOptions, suite: Suite, results: RunResults
   }
 }
 
+/** Everything a run writes to its JSON file. */
+interface SavedRun extends RunResults {
+  options: BenchOptions;
+  machine: MachineInfo;
+  durationSec: number;
+  targets: TargetCheck[];
+}
+
+/** --from-json: the report of a saved run, re-rendered (after a change to the report's text). */
+function rerender(opts: BenchOptions): void {
+  const saved = JSON.parse(readFileSync(opts.fromJson!, 'utf8')) as SavedRun;
+  const docsPath = opts.docsPath ?? FULL_OPTIONS.docsPath!;
+  writeFileSync(docsPath, renderReport({ ...saved, opts: saved.options, targets: checkTargets(saved, saved.options.inflight) }));
+  log(`wrote ${docsPath} from ${opts.fromJson}`);
+}
+
 async function run(opts: BenchOptions): Promise<void> {
   const t0 = performance.now();
   const machine = machineInfo();
@@ -92,7 +108,8 @@ async function run(opts: BenchOptions): Promise<void> {
   const stamp = machine.date.replace(/[:.]/g, '-');
   mkdirSync(opts.outDir, { recursive: true });
   const jsonPath = path.join(opts.outDir, `bench-${stamp}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ options: opts, machine, durationSec, targets, ...results }, null, 2)}\n`);
+  const saved: SavedRun = { options: opts, machine, durationSec, targets, ...results };
+  writeFileSync(jsonPath, `${JSON.stringify(saved, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
   if (opts.docsPath) {
     mkdirSync(path.dirname(opts.docsPath), { recursive: true });
@@ -115,7 +132,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  await run(opts);
+  if (opts.fromJson) rerender(opts);
+  else await run(opts);
 }
 
 main().catch((err: unknown) => {

@@ -155,7 +155,7 @@ export function renderReport(r: ReportInput): string {
     '',
     '## node-redis client-side caching on a cluster',
     '',
-    "node-redis 5 runs its client-side cache on Redis Cluster 7.0 (`createCluster({ RESP: 3, clientSideCache })`): it connects with HELLO 3 and turns on CLIENT TRACKING (default mode) on every node connection, and the benchmark's hit rates show it working. Two properties show in the tables: a hit returns a `structuredClone` of the cached reply (a string, which connect-redis then `JSON.parse`s), so a hit costs a parse of the whole session; and connect-redis' `touch` is an `EXPIRE`, which Redis counts as a modification of the key, so every touch invalidates the cached copy in every instance: with express-session touching on every request, the cache is dropped on every request.",
+    "node-redis 5 runs its client-side cache on Redis Cluster 7.0 (`createCluster({ RESP: 3, clientSideCache })`): it connects with HELLO 3 and turns on CLIENT TRACKING (default mode) on every node connection, and the benchmark's hit rates show it working. Two properties show in the tables: a hit returns a `structuredClone` of the cached reply (a string, which connect-redis then `JSON.parse`s), so a hit costs a parse of the whole session; and connect-redis' `touch` is an `EXPIRE`, which Redis counts as a modification of the key, so every touch invalidates the cached copy in every instance: with express-session touching every session it reads, a session's cached copy rarely survives until its next request (see the hit rates of the Express table).",
     '',
   );
   return out.join('\n');

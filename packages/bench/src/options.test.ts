@@ -30,7 +30,9 @@ describe('parseArgs', () => {
     expect(parseArgs(['--help'])).toBeUndefined();
   });
 
-  it('--no-docs skips the markdown report', () => {
+  it('--no-docs skips the markdown report; --from-json re-renders one from saved results', () => {
     expect(parseArgs(['--no-docs'])!.docsPath).toBeUndefined();
+    expect(parseArgs(['--from-json', 'bench-results/x.json'])!.fromJson).toMatch(/bench-results\/x\.json$/);
+    expect(parseArgs([])!.fromJson).toBeUndefined();
   });
 });

@@ -43,6 +43,8 @@ export interface BenchOptions {
   docsPath: string | undefined;
   /** Directory for CPU profiles of the HTTP servers' measured rounds, or undefined. */
   cpuProfDir: string | undefined;
+  /** Render the report from this results file instead of running (see --from-json). */
+  fromJson: string | undefined;
   /** The command line, as recorded in the report. */
   command: string;
 }
@@ -71,6 +73,7 @@ export const FULL_OPTIONS: Readonly<BenchOptions> = Object.freeze({
   outDir: path.join(REPO_ROOT, 'bench-results'),
   docsPath: path.join(REPO_ROOT, 'docs', 'benchmarks.md'),
   cpuProfDir: undefined,
+  fromJson: undefined,
   command: 'npm run -w @sessioncache/bench bench',
 });
 
@@ -110,6 +113,7 @@ const USAGE = `Usage: npm run -w @sessioncache/bench bench -- [options]
   --docs PATH           markdown report (default <repo>/docs/benchmarks.md)
   --no-docs             do not write the markdown report
   --cpu-prof DIR        write CPU profiles of the HTTP servers' measured rounds to DIR
+  --from-json FILE      run nothing: rewrite the markdown report from a results file
   --help`;
 
 function int(name: string, v: string | undefined, min: number): number {
@@ -173,6 +177,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions | undefined {
         break;
       case '--cpu-prof':
         set.cpuProfDir = path.resolve(v() ?? '');
+        break;
+      case '--from-json':
+        set.fromJson = path.resolve(v() ?? '');
         break;
       default: {
         const spec = INT_OPTIONS[a];
