@@ -30,7 +30,8 @@ export function deepCopy<T>(v: T): T {
   if (types.isSet(v)) return new Set([...v].map(deepCopy)) as T;
   if (!isPlainObject(v)) return v;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = deepCopy(v[k]);
+  // defineProperty, not assignment: a key named __proto__ must stay an own data property.
+  for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: deepCopy(v[k]), enumerable: true, writable: true, configurable: true });
   return out as T;
 }
 
@@ -66,6 +67,8 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   }
   if (!isPlainObject(a) || !isPlainObject(b)) return false;
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const k of keys) if (!deepEqual(a[k], b[k])) return false;
+  // Own properties only: a key like "toString" missing on one side must not read the prototype's.
+  const own = (o: Record<string, unknown>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+  for (const k of keys) if (!deepEqual(own(a, k), own(b, k))) return false;
   return true;
 }
