@@ -59,9 +59,9 @@ export async function freePort(): Promise<number> {
 export { sleep };
 
 /** Waits until `check` is truthy; throws, naming `what`, after `timeoutMs` (a correctness deadline, not a benchmark). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 20): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 20): Promise<NonNullable<T>> {
   try {
-    return await eventually(check, timeoutMs, intervalMs);
+    return (await eventually(check, timeoutMs, intervalMs)) as NonNullable<T>;
   } catch (err) {
     throw new Error(`${what}: ${(err as Error).message}`);
   }
