@@ -1,10 +1,16 @@
-import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext, runInThisContext } from 'node:vm';
 
 /**
- * Collects unhandled promise rejections and process warnings while a fault is injected: a
- * library that lets a rejection escape can crash an application running with the default
- * `--unhandled-rejections=throw`.
+ * The real `process`. Inside a jest test file, `process` is a copy made for the sandbox:
+ * listeners added to it never see Node's `unhandledRejection` or `warning` events.
+ */
+export const realProcess = runInThisContext('process') as NodeJS.Process;
+
+/**
+ * Collects unhandled promise rejections and process warnings (on the real process) while a
+ * fault is injected: a library that lets a rejection escape can crash an application running
+ * with the default `--unhandled-rejections=throw`.
  */
 export class ProcessWatch {
   readonly rejections: unknown[] = [];
@@ -17,14 +23,14 @@ export class ProcessWatch {
   };
 
   constructor() {
-    process.on('unhandledRejection', this.#onRejection);
-    process.on('warning', this.#onWarning);
+    realProcess.on('unhandledRejection', this.#onRejection);
+    realProcess.on('warning', this.#onWarning);
   }
 
   /** Stops listening; call it in a `finally`. */
   stop(): void {
-    process.removeListener('unhandledRejection', this.#onRejection);
-    process.removeListener('warning', this.#onWarning);
+    realProcess.removeListener('unhandledRejection', this.#onRejection);
+    realProcess.removeListener('warning', this.#onWarning);
   }
 
   /** A short description of what was caught, for assertion messages. */
