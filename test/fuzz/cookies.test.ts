@@ -65,6 +65,10 @@ describe.each([
       }),
       fc.tuple(headerText(20), headerText(20)).map(([a, b]) => `${a}${real}${b}`),
       fc.tuple(headerText(30), fc.constantFrom('; ', ';', ', ')).map(([x, sep]) => `${COOKIE}=${x}${sep}${real}`),
+      // The real cookie among others: must still sign in (the positive control).
+      fc.tuple(fc.string({ unit: fc.constantFrom(...'abcdefghij'), minLength: 1, maxLength: 8 }), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 20 }), fc.boolean()).map(([name, v, first]) =>
+        first ? `${real}; ${name}=${v}` : `${name}=${v}; ${real}`,
+      ),
     );
     let signedIn = 0;
     await fc.assert(
