@@ -13,10 +13,14 @@
 const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function finite(n)
+  return n and n == n and n > -math.huge and n < math.huge
+end
 local function meta(key)
   local m = redis.call('HMGET', key, 'v', 'a', 'i', 'x')
   local v, a, i, x = tonumber(m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
-  if not v or not a or not i or not x then return nil end
+  -- tonumber accepts 'nan' and 'inf': metadata a foreign writer corrupted reads as corrupt.
+  if not (finite(v) and finite(a) and finite(i) and finite(x)) then return nil end
   return { v = v, a = a, idle = i * 1000, x = x }
 end
 local function expired(m)
