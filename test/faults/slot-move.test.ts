@@ -1,0 +1,78 @@
+/**
+ * Resharding: the slot of live sessions moves to another master (CLUSTER SETSLOT IMPORTING /
+ * MIGRATING, MIGRATE, SETSLOT NODE, as redis-cli --cluster reshard does) while the SDK holds
+ * the old slot map. Reads and writes must follow the MOVED redirection, and near caches must
+ * stop trusting what they read from the old owner (nearcache.md §3, pitfall 6).
+ */
+import Redis from 'ioredis';
+import type { DevCluster, DevClusterNode } from '@sessioncache/devcluster';
+import { SessionCache, type ConnectOptions, type Session } from '@sessioncache/sdk';
+import { ownerOf, slotOfSession, startFaultCluster, waitFor } from './support/cluster';
+
+/** Moves `slot` with its keys from `from` to `to`, and tells every master. */
+async function moveSlot(slot: number, from: DevClusterNode, to: DevClusterNode, masters: readonly DevClusterNode[]): Promise<void> {
+  const src = new Redis(from.port);
+  const dst = new Redis(to.port);
+  try {
+    await dst.cluster('SETSLOT', slot, 'IMPORTING', from.id);
+    await src.cluster('SETSLOT', slot, 'MIGRATING', to.id);
+    for (;;) {
+      const keys = (await src.cluster('GETKEYSINSLOT', slot, 100)) as string[];
+      if (keys.length === 0) break;
+      await src.migrate('127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys);
+    }
+    for (const m of masters) {
+      const r = new Redis(m.port);
+      await r.cluster('SETSLOT', slot, 'NODE', to.id);
+      r.disconnect();
+    }
+  } finally {
+    src.disconnect();
+    dst.disconnect();
+  }
+}
+
+describe('a slot moved to another master while the SDK has the old slot map', () => {
+  let cluster: DevCluster | undefined;
+  const open: SessionCache[] = [];
+  beforeAll(async () => {
+    cluster = await startFaultCluster(2000);
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((c) => c.close()));
+    await cluster?.stop();
+  });
+
+  async function setUp(extra: Partial<ConnectOptions>): Promise<{ writer: SessionCache; reader: SessionCache; s: Session }> {
+    const opts = { redis: { cluster: cluster!.seedNodes }, ...extra };
+    const writer = await SessionCache.connect(opts);
+    const reader = await SessionCache.connect(opts);
+    open.push(writer, reader);
+    const s = await writer.create({ data: { n: 1 } });
+    await reader.get(s.id);
+    await reader.get(s.id); // cached by the reader
+    const masters = await cluster!.masters();
+    const from = ownerOf(masters, s.id);
+    const to = masters.find((m) => m.port !== from.port)!;
+    await moveSlot(slotOfSession(s.id), from, to, masters);
+    return { writer, reader, s };
+  }
+
+  it('reads and writes follow the slot; the reader never serves the moved session from the old owner', async () => {
+    const { writer, reader, s } = await setUp({});
+    expect((await writer.update(s.id, { n: 2 })).data.n).toBe(2);
+    await waitFor('the reader sees the write made on the new owner', async () => (await reader.get(s.id))?.data.n === 2, 5000);
+    expect((await writer.get(s.id))?.data.n).toBe(2);
+    expect(await writer.destroy(s.id)).toBe(true);
+    await waitFor('the reader sees the destroy', async () => (await reader.get(s.id)) === null, 5000);
+  });
+
+  // BUG (reported to the SDK lead): with durability on, a write goes out as a pipeline (the
+  // script, then WAIT on the same connection), and a MOVED reply to a pipeline is not
+  // followed: the write rejects with RedisCommandError "MOVED <slot> <node>" (SC_ERR_REDIS),
+  // as seen after every failover in master-kill.test.ts. Flip to `it` once it follows.
+  it.failing('with durability on, a write to the moved slot follows the redirection', async () => {
+    const { writer, s } = await setUp({ durability: { replicas: 1, timeoutMs: 1000 } });
+    expect((await writer.update(s.id, { n: 2 })).data.n).toBe(2);
+  });
+});
