@@ -12,7 +12,10 @@
  * Runs on the shared integration cluster and flushes it before and after.
  * Figures: .sessioncache/reliability/figures.json (`memory/<N> sessions`).
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import Redis from 'ioredis';
 import { flushCluster, parseClusterNodes, parseSeeds } from '@sessioncache/devcluster';
 import { SessionCache } from '@sessioncache/sdk';
@@ -188,4 +191,18 @@ describe(`memory: ${SESSIONS.toLocaleString('en')} distinct sessions through a n
     },
     Math.max(120_000, SESSIONS * 0.5),
   );
+});
+
+// BUG (reported to the SDK lead): nearCache.maxEntries accepts up to 100,000,000, and lru-cache
+// allocates ~46 bytes per entry up front (1M: 46 MiB, 10M: 457 MiB): 100M exhausts V8's heap
+// and kills the process inside connect, before any error can be thrown. Run in a child process
+// (it would take the jest worker down). Flip to `it` once a too-large maxEntries is refused or
+// costs nothing up front.
+it.failing('a huge nearCache.maxEntries is refused with InvalidOptionsError or costs nothing up front, not a crash', () => {
+  const dist = path.join(__dirname, '..', '..', 'packages', 'sdk', 'dist', 'index.js');
+  if (!fs.existsSync(dist)) throw new Error('build @sessioncache/sdk first (npx turbo run build)');
+  const script = `require(${JSON.stringify(dist)}).SessionCache.connect({ redis: { standalone: '127.0.0.1:1' }, connectTimeoutMs: 300, nearCache: { maxEntries: 100000000 } })
+    .then(() => console.log('connected'), (e) => console.log('rejected', e.name))`;
+  const r = spawnSync(process.execPath, ['--max-old-space-size=512', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  expect({ status: r.status, signal: r.signal, out: r.stdout.trim() }).toMatchObject({ status: 0, out: expect.stringMatching(/^rejected (InvalidOptionsError|RedisUnavailableError)$/) });
 });
