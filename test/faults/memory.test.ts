@@ -193,12 +193,11 @@ describe(`memory: ${SESSIONS.toLocaleString('en')} distinct sessions through a n
   );
 });
 
-// BUG (reported to the SDK lead): nearCache.maxEntries accepts up to 100,000,000, and lru-cache
-// allocates ~46 bytes per entry up front (1M: 46 MiB, 10M: 457 MiB): 100M exhausts V8's heap
-// and kills the process inside connect, before any error can be thrown. Run in a child process
-// (it would take the jest worker down). Flip to `it` once a too-large maxEntries is refused or
-// costs nothing up front.
-it.failing('a huge nearCache.maxEntries is refused with InvalidOptionsError or costs nothing up front, not a crash', () => {
+// lru-cache allocates ~46 bytes per entry up front (1M: 46 MiB, 10M: 457 MiB), so 100,000,000
+// used to exhaust V8's heap inside connect, before any error could be thrown. The SDK now
+// refuses maxEntries above 10,000,000 and sizes lru-cache's index to what maxBytes can hold.
+// Run in a child process (a crash would take the jest worker down).
+it('a huge nearCache.maxEntries is refused with InvalidOptionsError or costs nothing up front, not a crash', () => {
   const dist = path.join(__dirname, '..', '..', 'packages', 'sdk', 'dist', 'index.js');
   if (!fs.existsSync(dist)) throw new Error('build @sessioncache/sdk first (npx turbo run build)');
   const script = `require(${JSON.stringify(dist)}).SessionCache.connect({ redis: { standalone: '127.0.0.1:1' }, connectTimeoutMs: 300, nearCache: { maxEntries: 100000000 } })

@@ -67,11 +67,10 @@ describe('a slot moved to another master while the SDK has the old slot map', ()
     await waitFor('the reader sees the destroy', async () => (await reader.get(s.id)) === null, 5000);
   });
 
-  // BUG (reported to the SDK lead): with durability on, a write goes out as a pipeline (the
-  // script, then WAIT on the same connection), and a MOVED reply to a pipeline is not
-  // followed: the write rejects with RedisCommandError "MOVED <slot> <node>" (SC_ERR_REDIS),
-  // as seen after every failover in master-kill.test.ts. Flip to `it` once it follows.
-  it.failing('with durability on, a write to the moved slot follows the redirection', async () => {
+  // Was a bug, fixed: a durable write (script + WAIT) went out as an ioredis pipeline, which
+  // does not follow a MOVED when WAIT succeeded, so it rejected with RedisCommandError "MOVED".
+  // DurableWriter now follows MOVED (and ASK) itself and refreshes the cluster's slot map.
+  it('with durability on, a write to the moved slot follows the redirection', async () => {
     const { writer, s } = await setUp({ durability: { replicas: 1, timeoutMs: 1000 } });
     expect((await writer.update(s.id, { n: 2 })).data.n).toBe(2);
   });

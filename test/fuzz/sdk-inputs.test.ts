@@ -180,11 +180,10 @@ describe('fuzz against Redis: patches and create inputs', () => {
     ranCases.createInputs = RUNS;
   });
 
-  // BUG (reported to the SDK lead): msgpackr renames an own `__proto__` key to `__proto_` when
-  // it decodes (its prototype-pollution guard), so a nested `__proto__` key (JSON.parse makes
-  // them) is stored and silently comes back under another name. Top-level names are refused
-  // (InvalidArgumentError); nested ones should be too, or round-trip. Flip to `it` when fixed.
-  it.failing('a nested __proto__ key is refused at write or reads back unchanged', async () => {
+  // Found by this suite: msgpackr renames an own `__proto__` key to `__proto_` when it decodes
+  // (its prototype-pollution guard), so a nested `__proto__` key (JSON.parse makes them) was
+  // stored and silently came back under another name. The codec now refuses it at write.
+  it('a nested __proto__ key is refused at write or reads back unchanged', async () => {
     const cache = await connect();
     const s = await cache.create();
     const prefs = JSON.parse('{"__proto__": {"isAdmin": true}, "theme": "dark"}') as Record<string, unknown>;
@@ -203,8 +202,7 @@ const corruption = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), field: fc.constantFrom('d:a', 'd:b'), at: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('truncate' as const), field: fc.constantFrom('d:a', 'd:b'), to: fc.nat(4) }),
   fc.record({ kind: fc.constant('meta' as const), field: fc.constantFrom('v', 'c', 'a', 'i', 'x', 'u'), value: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('-1', '0', '1e308', 'NaN', 'inf', '')) }),
-  // `z` (the size) only as a non-negative integer while other values are a known bug (test below).
-  fc.record({ kind: fc.constant('meta' as const), field: fc.constant('z'), value: fc.oneof(fc.nat().map(String), fc.constantFrom('0', '1e308')) }),
+  fc.record({ kind: fc.constant('meta' as const), field: fc.constant('z'), value: fc.oneof(fc.nat().map(String), fc.string({ maxLength: 20 }), fc.constantFrom('0', '-1', '1e308', 'nan', '1.5')) }),
   fc.record({ kind: fc.constant('drop' as const), field: fc.constantFrom('v', 'c', 'a', 'i', 'x', 'd:a') }),
   fc.record({ kind: fc.constant('add' as const), name: fc.oneof(fc.string({ maxLength: 12 }).map((n) => `d:${n}`), fc.constantFrom('d:__proto__', 'd:constructor', 'junk')), bytes: fc.uint8Array({ maxLength: 40 }) }),
 );
@@ -250,12 +248,10 @@ describe('fuzz against Redis: corrupt stored sessions', () => {
     ranCases.corruptStoredSessions = RUNS;
   });
 
-  // BUG (reported to the SDK lead): the size field `z` is not validated when a session is
-  // decoded (session-store.ts decodeSession checks v, c, a, i, x only); with a non-numeric or
-  // negative `z` the near cache computes a NaN or non-positive entry size and lru-cache throws
-  // a TypeError from `get`: an untyped rejection on a read, where a corrupt session must read
-  // as missing. Flip to `it` (and let the property above generate any `z`) when fixed.
-  it.failing.each(['!', '-100000'])('a session whose size field is %j reads as missing through the near cache, not a TypeError', async (z) => {
+  // Found by this suite: the size field `z` was not validated when a session was decoded, so a
+  // non-numeric or negative `z` gave the near cache a NaN or negative entry size and lru-cache
+  // threw a TypeError from `get`. decodeSession now refuses any `z` but a non-negative integer.
+  it.each(['!', '-100000', '1.5', 'nan'])('a session whose size field is %j reads as missing through the near cache, not a TypeError', async (z) => {
     const cache = await connect({ logger: { warn: () => undefined } });
     const s = await cache.create({ data: { a: 1 } });
     await raw().hset(keyOf(s.id), 'z', z);
@@ -281,12 +277,12 @@ describe('fuzz against Redis: corrupt stored sessions', () => {
   // half-way and Redis kept what it had written); fixed in the SDK's Lua prelude.
   it.each(['nan', 'inf', '-nan'])("a write to a session whose idle timeout Lua would read as %j is refused and writes nothing", (v) => refusedWritesWriteNothing('i', v));
 
-  // BUG (reported to the SDK lead): `get` reads a session with an attribute that does not
-  // decode as missing, but `update` and `regenerate` on it still write (update stores the
-  // patch and bumps the version; regenerate deletes the old session and leaves the new one
-  // behind), then reject with DecodeError: a rejected call that wrote, and an orphaned session
-  // nobody holds the id of. Flip to `it` when such a session is treated as missing by writes.
-  it.failing('a write refused because the stored session holds an attribute that does not decode writes nothing', () =>
+  // Found by this suite: `get` read a session with an attribute that does not decode as
+  // missing, but `update` and `regenerate` on it still wrote (update stored the patch and bumped
+  // the version; regenerate deleted the old session and left the new one behind), then rejected
+  // with DecodeError. Now regenerate checks the session decodes before writing, and update puts
+  // back what it wrote (a version-guarded undo script) before rejecting.
+  it('a write refused because the stored session holds an attribute that does not decode writes nothing', () =>
     refusedWritesWriteNothing('d:b', Buffer.from([1, 0, 0, 0xc1])),
   );
 });

@@ -69,8 +69,8 @@ describe('a cluster over TLS, as the least-privilege ACL user, with WAIT', () =>
       expect({ node: plain, denials: await aclDenials(admin) }).toEqual({ node: plain, denials: [] });
       const conns = await sessioncacheServerPorts(admin);
       expect(conns.filter((c) => c.port !== tlsPortOf.get(plain))).toEqual([]);
-      // Masters carry data and invalidation connections of both instances.
-      if (masters.has(plain)) expect(new Set(conns.map((c) => c.name))).toEqual(new Set(['sessioncache', 'sessioncache:invalidations', 'sessioncache:tracking']));
+      // Masters carry data, invalidation and durable-write (WAIT) connections of both instances.
+      if (masters.has(plain)) expect(new Set(conns.map((c) => c.name))).toEqual(new Set(['sessioncache', 'sessioncache:invalidations', 'sessioncache:tracking', 'sessioncache-durable']));
     }
   });
 });

@@ -112,17 +112,34 @@ describe('encryption at rest (AES-256-GCM, key ids, rotation)', () => {
     }
   });
 
-  // GAP (reported to the SDK lead): the GCM associated data binds a ciphertext to its attribute
-  // name only, not to its session, so anyone who can write to Redis can copy an encrypted
-  // attribute (say `role: 'admin'`) from one session into another, where it decrypts and is
-  // trusted. Binding a per-session value that moves with the session (regenerate copies
-  // fields) into the associated data would refuse it. Flip to `it` once refused.
-  it.failing('an encrypted attribute copied into another session does not decrypt there', async () => {
+  // The GCM associated data used to bind a ciphertext to its attribute name only, so anyone who
+  // could write to Redis could copy an encrypted attribute (say `role: 'admin'`) from one
+  // session into another, where it decrypted and was trusted. It now binds the session's hash
+  // too (regenerate re-encrypts for the new id), so the copy fails authentication and the
+  // session reads as corrupt, i.e. missing.
+  it('an encrypted attribute copied into another session does not decrypt there', async () => {
     const a = await connect({ keys: [{ id: 1, key: KEY_1 }] }, { nearCache: { enabled: false } });
     const admin = await a.create({ data: { role: 'admin' } });
     const mallory = await a.create({ data: { role: 'user' } });
     await raw.hset(sessionKey(mallory.id), 'd:role', (await storedAttributes(admin.id)).role!.bytes);
     expect((await a.get(mallory.id))?.data.role).not.toBe('admin');
+  });
+
+  it('regenerate re-encrypts for the new id (with the active key): same data, version and expiry, old id dead', async () => {
+    const old = await connect({ keys: [{ id: 1, key: KEY_1 }] }, { nearCache: { enabled: false } });
+    const s = await old.create({ userId: 'user-regen', data: { role: 'admin', when: new Date(1_700_000_000_000) } });
+    const rotated = await connect({ keys: [{ id: 1, key: KEY_1 }, { id: 2, key: KEY_2 }] }, { nearCache: { enabled: false } });
+    const next = await rotated.regenerate(s.id);
+    expect(next.id).not.toBe(s.id);
+    expect(next.id.slice(0, 11)).toBe(s.id.slice(0, 11)); // same user, same slot
+    expect(next).toMatchObject({ userId: 'user-regen', version: s.version + 1, createdAt: s.createdAt, absoluteExpiresAt: s.absoluteExpiresAt });
+    expect(await rotated.get(s.id)).toBeNull();
+    expect((await rotated.get(next.id))?.data).toEqual({ role: 'admin', when: new Date(1_700_000_000_000) });
+    for (const { header } of Object.values(await storedAttributes(next.id))) expect(header).toEqual([1, 1, 2]);
+    // A new user moves it to that user's slot, re-encrypted there too.
+    const other = await rotated.regenerate(next.id, { userId: 'user-regen-2' });
+    expect((await rotated.get(other.id))?.data.role).toBe('admin');
+    expect(await rotated.listByUser('user-regen-2', { withData: true })).toMatchObject([{ data: { role: 'admin' } }]);
   });
 
   it('metadata stays in clear: user id, timestamps and sizes (documented in docs/security.md)', async () => {

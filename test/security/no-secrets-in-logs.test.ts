@@ -190,12 +190,11 @@ describe('no session id or secret in logs, warnings, errors or metrics', () => {
     for (const id of ids) expect(metricsText).not.toContain(id.slice(0, 11)); // not even the routing tag
   });
 
-  // BUG (reported to the SDK lead): connect keeps the ioredis AUTH error as `cause`, and
-  // ioredis attaches the failed command to it (`command: { name: 'auth', args: [user,
-  // password] }`), so logging the error the usual way (console.error(err), util.inspect,
-  // pino's err serializer with causes) prints the password. Flip to `it` once the SDK strips
-  // command arguments from the errors it keeps as causes.
-  it.failing('the wrong-password error, logged whole (util.inspect with its cause), does not show the password', () => {
+  // ioredis attaches the failed command to its errors (`command: { name: 'auth', args: [user,
+  // password] }`); connect used to keep that error as `cause`, so logging the error the usual
+  // way (console.error(err), util.inspect, pino's err serializer with causes) printed the
+  // password. The SDK now strips command arguments from every error it keeps.
+  it('the wrong-password error, logged whole (util.inspect with its cause), does not show the password', () => {
     expect(wrongPasswordError).toBeInstanceOf(Error);
     expect(inspect(wrongPasswordError, { depth: Infinity })).not.toContain(WRONG_PASSWORD);
   });

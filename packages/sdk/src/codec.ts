@@ -12,6 +12,10 @@ import { DecodeError, InvalidOptionsError } from './errors';
  * rest     msgpack payload, or iv(12) | tag(16) | ciphertext when encrypted
  * ```
  *
+ * An encrypted value is bound to its session and attribute: the GCM associated data is
+ * `<session hash> NUL <attribute name>`, so a ciphertext copied into another session or another
+ * attribute (by anyone who can write to Redis) fails authentication and reads as corrupt.
+ *
  * Values are plain data: objects, arrays, strings, numbers, booleans, null, Date, Buffer,
  * BigInt. Maps decode as objects and Sets as arrays. Anything that does not decode is a
  * DecodeError, which readers turn into "no session".
@@ -55,6 +59,35 @@ function holdsReservedByte(v: unknown): boolean {
   return false;
 }
 
+/**
+ * msgpackr renames an own `__proto__` key to `__proto_` when it decodes (its prototype-pollution
+ * guard), so such a value would silently come back changed: refuse it at write instead.
+ */
+function holdsProtoKey(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || v instanceof Date) return false;
+  if (Array.isArray(v) || v instanceof Set) {
+    for (const x of v) if (holdsProtoKey(x)) return true;
+    return false;
+  }
+  if (v instanceof Map) {
+    for (const [k, x] of v) if (k === '__proto__' || holdsProtoKey(x)) return true;
+    return false;
+  }
+  if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return true;
+  for (const x of Object.values(v)) if (holdsProtoKey(x)) return true;
+  return false;
+}
+
+/** The session an encrypted value belongs to (a ParsedSessionId fits; `hash` may be lazy). */
+export interface SessionBinding {
+  readonly hash: string;
+}
+
+/** GCM associated data: the session's hash (base64url, never NUL), NUL, the attribute name. */
+function associatedData(name: string, session: SessionBinding | undefined): Buffer {
+  return Buffer.from(session === undefined ? name : `${session.hash}\0${name}`);
+}
+
 /** Encodes and decodes attribute values (msgpack in a versioned envelope, optionally encrypted). */
 export class Codec {
   readonly #packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', useBigIntExtension: true, copyBuffers: true });
@@ -79,14 +112,24 @@ export class Codec {
     this.#activeKeyId = active;
   }
 
+  /** True when values are encrypted (and so bound to their session: moving one needs a rewrite). */
+  get encrypts(): boolean {
+    return this.#keys.size > 0;
+  }
+
   /** Key id used for new writes (0: no encryption). */
   get activeKeyId(): number {
     return this.#activeKeyId;
   }
 
-  /** Encodes one attribute value; `name` is bound to the ciphertext as associated data. */
-  encode(name: string, value: unknown): Buffer {
+  /**
+   * Encodes one attribute value of the session whose secret hash is `session.hash` (read only
+   * when encrypting); the session and `name` are bound to the ciphertext as associated data.
+   */
+  encode(name: string, value: unknown, session?: SessionBinding): Buffer {
     const payload = this.#packr.pack(value);
+    // After pack: a cyclic value has already failed there, so this walk always ends.
+    if (holdsProtoKey(value)) throw new TypeError('a "__proto__" key inside a value cannot be stored (it would not read back unchanged)');
     if (this.#activeKeyId === 0) {
       const out = Buffer.allocUnsafe(HEADER + payload.length);
       out[0] = FORMAT_VERSION;
@@ -97,13 +140,13 @@ export class Codec {
     }
     const iv = randomBytes(IV);
     const cipher = createCipheriv('aes-256-gcm', this.#keys.get(this.#activeKeyId)!, iv);
-    cipher.setAAD(Buffer.from(name));
+    cipher.setAAD(associatedData(name, session));
     const ct = Buffer.concat([cipher.update(payload), cipher.final()]);
     return Buffer.concat([Buffer.from([FORMAT_VERSION, FLAG_ENCRYPTED, this.#activeKeyId]), iv, cipher.getAuthTag(), ct]);
   }
 
   /** Decodes one attribute value; throws DecodeError for anything malformed or unauthentic. */
-  decode(name: string, buf: Buffer): unknown {
+  decode(name: string, buf: Buffer, session?: SessionBinding): unknown {
     if (buf.length < HEADER + 1) throw new DecodeError('value too short');
     if (buf[0] !== FORMAT_VERSION) throw new DecodeError(`unknown format version ${buf[0]}`);
     const flags = buf[1]!;
@@ -115,7 +158,7 @@ export class Codec {
       if (buf.length < HEADER + IV + TAG) throw new DecodeError('encrypted value too short');
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(HEADER, HEADER + IV));
-        decipher.setAAD(Buffer.from(name));
+        decipher.setAAD(associatedData(name, session));
         decipher.setAuthTag(buf.subarray(HEADER + IV, HEADER + IV + TAG));
         payload = Buffer.concat([decipher.update(buf.subarray(HEADER + IV + TAG)), decipher.final()]);
       } catch (cause) {

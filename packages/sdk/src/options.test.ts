@@ -13,7 +13,7 @@ describe('resolveOptions', () => {
       commandTimeoutMs: 500,
       maxPayloadBytes: 1024 * 1024,
       onLimit: 'evict-oldest',
-      durability: { replicas: 0, timeoutMs: 200 },
+      durability: { replicas: 0, timeoutMs: 200, connections: 2 },
       nearCache: { enabled: true, invalidation: 'tracking', maxEntries: 10_000, maxTtlMs: 60_000, fallbackTtlMs: 1000 },
     });
     expect(o.redis).toEqual({ cluster: [{ host: '127.0.0.1', port: 7000 }], options: undefined });
@@ -42,6 +42,9 @@ describe('resolveOptions', () => {
     ['bad sidecar URL', { metrics: { sidecar: 'not a url' } }, /metrics.sidecar/],
     ['bad worker name', { metrics: { worker: 'a b' } }, /metrics.worker/],
     ['touch fraction out of range', { touchFraction: 2 }, /touchFraction/],
+    ['a near cache index too large to allocate', { nearCache: { maxEntries: 100_000_000 } }, /nearCache.maxEntries/],
+    ['no durable-write connection', { durability: { replicas: 1, connections: 0 } }, /durability.connections/],
+    ['too many durable-write connections', { durability: { replicas: 1, connections: 65 } }, /durability.connections/],
   ])('rejects %s with a TypeError naming the option', (_, extra, re) => {
     const run = (): unknown => resolveOptions({ ...base, ...(extra as object) });
     expect(run).toThrow(TypeError);

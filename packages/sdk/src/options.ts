@@ -57,7 +57,8 @@ export interface NearCacheOptions {
    */
   enabled?: boolean;
   /**
-   * Most entries kept.
+   * Most entries kept (at most 10,000,000). lru-cache allocates its index up front, about 46
+   * bytes per entry, for min(maxEntries, maxBytes / 256) entries.
    * @default 10000
    */
   maxEntries?: number;
@@ -98,6 +99,13 @@ export interface DurabilityOptions {
    * @default 200
    */
   timeoutMs?: number;
+  /**
+   * Connections per master kept for durable writes only (opened on first use). WAIT blocks
+   * the connection it runs on, so durable writes never go on the connections reads use; they
+   * are spread round-robin over these, and writes sharing one wait for each other's WAIT.
+   * @default 2
+   */
+  connections?: number;
 }
 
 /** `metrics` option. */
@@ -170,7 +178,7 @@ export interface SessionCacheOptions {
    * @default 10000
    */
   connectTimeoutMs?: number;
-  /** Wait for replica acknowledgements (WAIT). @default { replicas: 0, timeoutMs: 200 } */
+  /** Wait for replica acknowledgements (WAIT). @default { replicas: 0, timeoutMs: 200, connections: 2 } */
   durability?: DurabilityOptions;
   /** In-process near cache. @default { enabled: true, ... } */
   nearCache?: NearCacheOptions;
@@ -207,6 +215,9 @@ export interface ResolvedOptions {
 }
 
 /** Defaults applied by {@link resolveOptions}. */
+/** Largest `nearCache.maxEntries` accepted (its index alone would take ~460 MiB). */
+export const MAX_NEAR_CACHE_ENTRIES = 10_000_000;
+
 export const DEFAULT_OPTIONS = Object.freeze({
   keyPrefix: 'sc:',
   idleTimeoutSec: 1800,
@@ -218,7 +229,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
   tombstoneTtlSec: 600,
   commandTimeoutMs: 500,
   connectTimeoutMs: 10_000,
-  durability: Object.freeze({ replicas: 0, timeoutMs: 200 }),
+  durability: Object.freeze({ replicas: 0, timeoutMs: 200, connections: 2 }),
   nearCache: Object.freeze({
     enabled: true,
     maxEntries: 10_000,
@@ -351,10 +362,11 @@ export function resolveOptions(input: SessionCacheOptions): ResolvedOptions {
 
   if (input.durability !== undefined && !isObject(input.durability)) throw new InvalidOptionsError('durability', 'must be an object');
   const d = { ...DEFAULT_OPTIONS.durability, ...(input.durability ?? {}) } as Record<string, unknown>;
-  checkKnown('durability', d, ['replicas', 'timeoutMs']);
+  checkKnown('durability', d, ['replicas', 'timeoutMs', 'connections']);
   const durability = {
     replicas: num('durability.replicas', d.replicas, { min: 0, max: 16, integer: true }),
     timeoutMs: num('durability.timeoutMs', d.timeoutMs, { min: 1, max: 60_000, integer: true }),
+    connections: num('durability.connections', d.connections, { min: 1, max: 64, integer: true }),
   };
 
   if (input.nearCache !== undefined && !isObject(input.nearCache)) throw new InvalidOptionsError('nearCache', 'must be an object');
@@ -366,7 +378,7 @@ export function resolveOptions(input: SessionCacheOptions): ResolvedOptions {
   }
   const nearCache = {
     enabled: n.enabled,
-    maxEntries: num('nearCache.maxEntries', n.maxEntries, { min: 1, max: 100_000_000, integer: true }),
+    maxEntries: num('nearCache.maxEntries', n.maxEntries, { min: 1, max: MAX_NEAR_CACHE_ENTRIES, integer: true }),
     maxBytes: num('nearCache.maxBytes', n.maxBytes, { min: 1024, max: Number.MAX_SAFE_INTEGER, integer: true }),
     maxTtlMs: num('nearCache.maxTtlMs', n.maxTtlMs, { min: 1, max: 86_400_000, integer: true }),
     invalidation: n.invalidation,

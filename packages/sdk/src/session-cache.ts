@@ -4,7 +4,6 @@ import {
   InvalidArgumentError,
   InvalidOptionsError,
   InvalidSessionIdError,
-  RedisUnavailableError,
   SessionCacheError,
   SessionNotFoundError,
 } from './errors';
@@ -17,6 +16,7 @@ import { NearCache, type NearCacheStats } from './near-cache/near-cache';
 import { resolveOptions, type RedisTarget, type ResolvedOptions, type SessionCacheOptions } from './options';
 import { CellRouter } from './routing/ring';
 import type { CreateSessionInput, RegenerateOptions, Session, SessionInfo, UpdateOptions } from './session';
+import { InFlightGate } from './store/in-flight';
 import { createRedisClient, waitReady, type RedisClient } from './store/redis-client';
 import { SessionStore, type LoadedSession } from './store/session-store';
 import { deepFreeze, freezeSession } from './freeze';
@@ -36,8 +36,10 @@ export interface ConnectOptions extends SessionCacheOptions {
    */
   logger?: SessionCacheLogger;
   /**
-   * Most Redis calls in flight at once; beyond it calls fail at once with
-   * RedisUnavailableError instead of queueing while Redis is slow or down.
+   * Most Redis commands in flight at once, over every cell; beyond it calls fail at once with
+   * RedisUnavailableError instead of queueing while Redis is slow or down. A command counts
+   * until Redis answers it or its connection closes, even when its caller already got a
+   * RedisTimeoutError, so this also bounds the commands held in memory for a frozen node.
    * @default 10000
    */
   maxInFlight?: number;
@@ -55,7 +57,7 @@ export interface CacheStats {
   latency: { near: LatencySummary; redis: LatencySummary };
   /** Near-cache state and counters. */
   nearCache: NearCacheStats;
-  /** Redis calls currently in flight. */
+  /** Redis commands sent and not yet answered (timed-out ones included). */
   inFlight: number;
 }
 
@@ -108,16 +110,16 @@ export class SessionCache implements AsyncDisposable {
   readonly #stats: SdkStats;
   readonly #inst: Instrumentation;
   readonly #logger: SessionCacheLogger;
-  readonly #maxInFlight: number;
+  /** `maxInFlight`: bounds the Redis commands of every cell together, until each one settles. */
+  readonly #gate: InFlightGate;
   readonly #logKey: Buffer;
   #reporter: MetricsReporter | undefined;
-  #inFlight = 0;
   #closed = false;
 
   private constructor(opts: ResolvedOptions, extra: Pick<ConnectOptions, 'logger' | 'maxInFlight'>, codec: Codec) {
     this.#opts = opts;
     this.#logger = extra.logger ?? defaultLogger;
-    this.#maxInFlight = extra.maxInFlight ?? 10_000;
+    this.#gate = new InFlightGate(extra.maxInFlight ?? 10_000);
     this.#stats = new SdkStats();
     this.#inst = new Instrumentation(this.#stats);
     this.#logKey = Buffer.from(generateSessionId().id);
@@ -143,7 +145,7 @@ export class SessionCache implements AsyncDisposable {
   #makeCell(name: string, target: RedisTarget, codec: Codec): Cell {
     const client = createRedisClient(target, this.#opts);
     client.on('error', () => undefined); // surfaced through the calls that fail
-    const store = new SessionStore(client, this.#opts, codec);
+    const store = new SessionStore(client, this.#opts, codec, this.#gate);
     const near = new NearCache({
       options: this.#opts,
       target,
@@ -151,11 +153,11 @@ export class SessionCache implements AsyncDisposable {
       store,
       stats: this.#stats,
       logger: this.#logger,
-      touch: (p) => this.#redis(() => store.touch(p, false)),
+      touch: (p) => store.touch(p, false),
     });
     const load = async (p: ParsedSessionId): Promise<LoadedSession | null> => {
       try {
-        return await this.#redis(() => store.get(p));
+        return await store.get(p);
       } catch (err) {
         if ((err as SessionCacheError).code === 'SC_ERR_DECODE') return this.#decodeFailed(p, err as Error);
         throw err;
@@ -237,19 +239,6 @@ export class SessionCache implements AsyncDisposable {
     if (this.#closed) throw new CacheClosedError();
   }
 
-  /** Runs one Redis-bound call under the in-flight bound. */
-  async #redis<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#inFlight >= this.#maxInFlight) {
-      throw new RedisUnavailableError(`${this.#inFlight} calls already in flight (maxInFlight); Redis is slow or down`);
-    }
-    this.#inFlight++;
-    try {
-      return await fn();
-    } finally {
-      this.#inFlight--;
-    }
-  }
-
   /** Times an operation that goes to Redis and counts its result and errors. */
   async #op<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
     const t0 = this.#inst.start();
@@ -292,10 +281,10 @@ export class SessionCache implements AsyncDisposable {
    * never live on two cells. Resolves true when a session was moved.
    */
   async #moveSession(tag: string, hash: string, from: Cell, to: Cell): Promise<boolean> {
-    const taken = await this.#redis(() => from.store.takeRaw(tag, hash));
+    const taken = await from.store.takeRaw(tag, hash);
     if (!taken) return false;
     from.near.invalidateKey(from.store.keys.session(tag, hash));
-    const restored = await this.#redis(() => to.store.restoreRaw(tag, hash, taken));
+    const restored = await to.store.restoreRaw(tag, hash, taken);
     to.near.invalidateKey(to.store.keys.session(tag, hash));
     return restored;
   }
@@ -344,9 +333,7 @@ export class SessionCache implements AsyncDisposable {
       const cell = this.#cellOf(tag);
       const w = cell.near.beginWrite(cell.store.keys.session(tag, target.hash));
       try {
-        const { session, evicted } = await this.#redis(() =>
-          cell.store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs }),
-        );
+        const { session, evicted } = await cell.store.create(target, { ...(userId !== undefined ? { userId } : {}), data, idleTimeoutSec: idle, absoluteTimeoutSec: abs });
         for (const handle of evicted) cell.near.invalidateKey(cell.store.keys.session(tag, handle));
         if (session.id === target.id) cell.near.noteOwnWrite(w);
         return freezeSession(session);
@@ -409,7 +396,7 @@ export class SessionCache implements AsyncDisposable {
       // Every miss above queued its read synchronously: send them, one pipeline per master.
       await Promise.all(
         [...batches].map(async ([cell, batch]) => {
-          const results = await this.#redis(() => cell.store.getBatch(batch.map((b) => b.p))).catch((err: unknown) => batch.map(() => err as Error));
+          const results = await cell.store.getBatch(batch.map((b) => b.p)).catch((err: unknown) => batch.map(() => err as Error));
           batch.forEach((b, i) => {
             const r = results[i];
             if (r instanceof Error) {
@@ -439,7 +426,13 @@ export class SessionCache implements AsyncDisposable {
       const w = cell.near.beginWrite(cell.store.keys.session(p.tag, p.hash));
       try {
         await this.#migrateForWrite(p, cell);
-        const loaded = await this.#redis(() => cell.store.update(p, patch, ev));
+        const loaded = await cell.store.update(p, patch, ev).catch((err: unknown) => {
+          // Another attribute does not decode: the session reads as missing, and the store has
+          // put back what the update wrote.
+          if ((err as SessionCacheError).code !== 'SC_ERR_DECODE') throw err;
+          this.#decodeFailed(p, err as Error);
+          throw new SessionNotFoundError();
+        });
         cell.near.noteOwnWrite(w);
         return this.#loaded(loaded);
       } finally {
@@ -470,9 +463,7 @@ export class SessionCache implements AsyncDisposable {
       const w = cell.near.beginWrite(cell.store.keys.session(p.tag, p.hash));
       try {
         await this.#migrateForWrite(p, cell);
-        const written = await this.#redis(() =>
-          cell.store.upsert(p, { ...(userId !== undefined ? { userId } : {}), data: input.data ?? {}, idleTimeoutSec: idle, absoluteTimeoutSec: abs, ...(ev !== undefined ? { expectedVersion: ev } : {}) }),
-        );
+        const written = await cell.store.upsert(p, { ...(userId !== undefined ? { userId } : {}), data: input.data ?? {}, idleTimeoutSec: idle, absoluteTimeoutSec: abs, ...(ev !== undefined ? { expectedVersion: ev } : {}) });
         if (written === 'tombstoned') throw new SessionNotFoundError();
         cell.near.noteOwnWrite(w);
         return { version: written.version, created: written.created };
@@ -503,7 +494,7 @@ export class SessionCache implements AsyncDisposable {
       const force = options?.force === true;
       const cell = this.#cellOf(p.tag);
       await this.#migrateForWrite(p, cell);
-      const res = await this.#redis(() => cell.store.touch(p, force));
+      const res = await cell.store.touch(p, force);
       return res !== null;
     });
   }
@@ -521,8 +512,8 @@ export class SessionCache implements AsyncDisposable {
       try {
         // During a ring change the session may still be on its previous cell: end it there too.
         const [existed, existedBefore] = await Promise.all([
-          this.#redis(() => cell.store.destroy(p)),
-          prev ? this.#redis(() => prev.store.destroy(p)) : false,
+          cell.store.destroy(p),
+          prev ? prev.store.destroy(p) : false,
         ]);
         if (existed) cell.near.noteOwnWrite(w); // deleting nothing invalidates nothing
         return existed || existedBefore;
@@ -545,11 +536,20 @@ export class SessionCache implements AsyncDisposable {
       const w = cell.near.beginWrite(cell.store.keys.session(p.tag, p.hash));
       try {
         await this.#migrateForWrite(p, cell);
-        // Same user (or none): keep the tag, so one atomic script moves the session in its slot.
-        if (newUser === undefined || p.tag === userTag(this.#opts.userTagSecret, newUser)) {
+        // A session that does not decode reads as missing: refuse it before writing anything
+        // (the atomic scripts below cannot decode, and would move or kill it regardless).
+        const current = await cell.store.get(p, false).catch((err: unknown) => {
+          if ((err as SessionCacheError).code !== 'SC_ERR_DECODE') throw err;
+          return this.#decodeFailed(p, err as Error);
+        });
+        if (!current) throw new SessionNotFoundError();
+        const sameTag = newUser === undefined || p.tag === userTag(this.#opts.userTagSecret, newUser);
+        // Same user (or none), values in clear: keep the tag, so one atomic script moves the
+        // session in its slot. Encrypted values are bound to the id and need the rewrite below.
+        if (sameTag && !cell.store.encrypts) {
           for (let attempt = 0; attempt < 3; attempt++) {
             const next = generateSessionId(p.tag);
-            const moved = await this.#redis(() => cell.store.move(p, next));
+            const moved = await cell.store.move(p, next);
             if (moved === null) throw new SessionNotFoundError();
             if (moved !== 'exists') {
               cell.near.noteOwnWrite(w);
@@ -558,21 +558,26 @@ export class SessionCache implements AsyncDisposable {
           }
           throw new SessionNotFoundError();
         }
-        // New user: kill the old id first (fail safe: a failure afterwards logs the user out
-        // rather than leaving a fixable session alive), then create the copy in the user's slot
-        // (and the user's cell).
-        const taken = await this.#redis(() => cell.store.take(p));
+        // New user, or encrypted values: kill the old id first (fail safe: a failure afterwards
+        // logs the user out rather than leaving a fixable session alive), then create the copy
+        // under the new id (for a new user in the user's slot and cell; encrypted values are
+        // re-encrypted for the new id, with the active key).
+        const taken = await cell.store.take(p);
         if (!taken) throw new SessionNotFoundError();
         cell.near.noteOwnWrite(w);
-        const userChanged = taken.session.userId !== newUser;
-        const next = generateSessionId(userTag(this.#opts.userTagSecret, newUser!));
+        const userId = newUser ?? taken.session.userId;
+        const userChanged = taken.session.userId !== userId;
+        const next = generateSessionId(sameTag ? p.tag : userTag(this.#opts.userTagSecret, newUser!));
         const target = this.#cellOf(next.tag);
-        const { session, evicted } = await this.#redis(() =>
-          target.store.create(
-            next,
-            { userId: newUser, data: taken.session.data as Record<string, unknown>, idleTimeoutSec: taken.idleTimeoutSec, absoluteTimeoutSec: Math.max(this.#opts.absoluteTimeoutSec, taken.idleTimeoutSec) },
-            userChanged ? undefined : { createdAt: taken.session.createdAt, absoluteExpiresAt: taken.session.absoluteExpiresAt, version: taken.session.version + 1 },
-          ),
+        const { session, evicted } = await target.store.create(
+          next,
+          {
+            ...(userId !== undefined ? { userId } : {}),
+            data: taken.session.data as Record<string, unknown>,
+            idleTimeoutSec: taken.idleTimeoutSec,
+            absoluteTimeoutSec: Math.max(this.#opts.absoluteTimeoutSec, taken.idleTimeoutSec),
+          },
+          userChanged ? undefined : { createdAt: taken.session.createdAt, absoluteExpiresAt: taken.session.absoluteExpiresAt, version: taken.session.version + 1 },
         );
         for (const handle of evicted) target.near.invalidateKey(target.store.keys.session(next.tag, handle));
         return freezeSession(session);
@@ -593,7 +598,7 @@ export class SessionCache implements AsyncDisposable {
       const tag = userTag(this.#opts.userTagSecret, uid);
       // During a ring change some of the user's sessions may still be on the previous cell.
       const cells = [this.#cellOf(tag), this.#previousCellOf(tag)].filter((c): c is Cell => c !== undefined);
-      const lists = await Promise.all(cells.map((c) => this.#redis(() => c.store.listByUser(tag, uid, options?.withData === true, current))));
+      const lists = await Promise.all(cells.map((c) => c.store.listByUser(tag, uid, options?.withData === true, current)));
       return lists
         .flat()
         .sort((a, b) => a.createdAt - b.createdAt)
@@ -617,7 +622,7 @@ export class SessionCache implements AsyncDisposable {
       const cells = [this.#cellOf(tag), this.#previousCellOf(tag)].filter((c): c is Cell => c !== undefined);
       let count = 0;
       for (const cell of cells) {
-        const destroyed = await this.#redis(() => cell.store.destroyAllForUser(tag, uid, exceptHash));
+        const destroyed = await cell.store.destroyAllForUser(tag, uid, exceptHash);
         for (const handle of destroyed) {
           const key = cell.store.keys.session(tag, handle);
           cell.near.invalidateKey(key);
@@ -639,7 +644,7 @@ export class SessionCache implements AsyncDisposable {
         if (!cell) continue;
         const w = cell.near.beginWrite(cell.store.keys.session(tag, handle));
         try {
-          const here = await this.#redis(() => cell.store.destroyByHandle(tag, handle));
+          const here = await cell.store.destroyByHandle(tag, handle);
           if (here) cell.near.noteOwnWrite(w);
           existed ||= here;
         } finally {
@@ -672,7 +677,7 @@ export class SessionCache implements AsyncDisposable {
         redis: summarizeLatency(selectHistograms(snap, 'operation_duration_seconds', { tier: 'redis' })),
       },
       nearCache: this.#nearStats(snap),
-      inFlight: this.#inFlight,
+      inFlight: this.#gate.held,
     };
   }
 
@@ -740,6 +745,8 @@ export class SessionCache implements AsyncDisposable {
     await Promise.all(
       [...this.#cells.values()].map(async (c) => {
         await c.near.close();
+        // The store's dedicated durable-write connections.
+        await c.store.close().catch(() => undefined);
         try {
           await c.client.quit();
         } catch {

@@ -14,12 +14,13 @@ import Redis from 'ioredis';
  * - channel: only the invalidation channel of CLIENT TRACKING;
  * - commands: EVALSHA/EVAL and, inside the scripts, the data commands they call; WAIT
  *   (durability); PING, CLIENT SETNAME/ID/TRACKING and SUBSCRIBE (near-cache invalidation);
- *   INFO and CLUSTER SLOTS/INFO (ioredis' ready check and slot map).
+ *   INFO and CLUSTER SLOTS/INFO (ioredis' ready check and slot map); ASKING (an ASK
+ *   redirection during a resharding).
  */
 export const SDK_ACL_RULES =
   'resetkeys ~sc:* resetchannels &__redis__:invalidate -@all ' +
   '+evalsha +eval +time +exists +hmget +hget +hgetall +hkeys +hstrlen +hset +hdel +del +set +pexpire +pttl +zadd +zrange +zrem +zscore ' +
-  '+wait +ping +info +client|setname +client|id +client|tracking +subscribe +cluster|slots +cluster|info';
+  '+wait +asking +ping +info +client|setname +client|id +client|tracking +subscribe +cluster|slots +cluster|info';
 
 /** `ACL SETUSER <name> reset on >password <rules>` on one node (ACLs are per node, not replicated). */
 export async function setUser(admin: Redis, name: string, password: string, rules: string): Promise<void> {

@@ -108,7 +108,7 @@ export async function* scanSessions(client: RedisClient, store: SessionStore): A
       const { tag, hash } = parseSessionKey(keys[i]!, prefix)!;
       const handle = `${tag}:${hash}`;
       try {
-        yield { handle, session: store.decodeSession(handle, fields).session };
+        yield { handle, session: store.decodeSession(handle, fields, { hash }).session };
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
       }

@@ -147,7 +147,10 @@ export class NearCache {
     } else {
       this.#mode = this.#opts.invalidation === 'tracking' ? 'tracking' : 'ttl-only';
       this.#lru = new LRUCache<string, Entry>({
-        max: this.#opts.maxEntries,
+        // lru-cache allocates its index (~46 bytes per slot) for `max` entries up front. Every
+        // entry is charged at least ENTRY_OVERHEAD_BYTES, so the byte budget can never hold more
+        // than maxBytes / ENTRY_OVERHEAD_BYTES entries: don't allocate slots it cannot fill.
+        max: Math.max(1, Math.min(this.#opts.maxEntries, Math.floor(this.#opts.maxBytes / ENTRY_OVERHEAD_BYTES))),
         maxSize: this.#opts.maxBytes,
         sizeCalculation: (e) => e.size,
         ttl: this.#opts.maxTtlMs,
@@ -322,9 +325,19 @@ export class NearCache {
     if (queue && queue.length === 0) this.#ownWrites.delete(w.key);
   }
 
+  /**
+   * The invalidations of writes made before a lost connection may never come: forget their lag
+   * tokens, or each would be matched with a later invalidation of its key and record a lag that
+   * is the time between two writes. Writes in flight then record no sample (finishWrite copes).
+   */
+  #forgetLagTokens(): void {
+    this.#ownWrites.clear();
+  }
+
   /** Drops everything (and marks reads in flight as stale). */
   flush(reason: FlushReason): void {
     this.#flushes[reason].inc();
+    this.#forgetLagTokens();
     for (const inflight of this.#inflight.values()) inflight.invalidated = true;
     this.#lru?.clear();
     this.#keyToId.clear();
@@ -333,6 +346,7 @@ export class NearCache {
   /** Drops what came from one node: it lost trust, or sent FLUSHALL. */
   #flushNode(tracker: NodeTracker, reason: FlushReason): void {
     this.#flushes[reason].inc();
+    this.#forgetLagTokens();
     for (const inflight of this.#inflight.values()) inflight.invalidated = true;
     if (!this.#lru) return;
     for (const [id, e] of this.#lru.entries()) if (e.tracker === tracker) this.#lru.delete(id);
@@ -354,7 +368,7 @@ export class NearCache {
 
   #fromEntry(e: Entry): Session {
     if (!e.fields) return e.session;
-    return freezeSession(this.#deps.store.decodeSession(e.session.id, e.fields).session);
+    return freezeSession(this.#deps.store.decodeSession(e.session.id, e.fields, parseSessionId(e.session.id)!).session);
   }
 
   /**
@@ -406,7 +420,7 @@ export class NearCache {
       const loaded = await this.#read(p, load);
       inst.done('get', 'redis', loaded ? 'ok' : 'not_found', t0);
       if (!loaded) return null;
-      return loaded.fields && loaded.mutableLeaves ? freezeSession(this.#deps.store.decodeSession(p.id, loaded.fields).session) : loaded.session;
+      return loaded.fields && loaded.mutableLeaves ? freezeSession(this.#deps.store.decodeSession(p.id, loaded.fields, p).session) : loaded.session;
     } catch (err) {
       inst.done('get', 'redis', 'error', t0);
       inst.error((err as { code?: string }).code ?? 'SC_ERR_REDIS');

@@ -17,7 +17,8 @@ export type RedisClient = Cluster | Redis;
 export function createRedisClient(target: RedisTarget, opts: ResolvedOptions): RedisClient {
   const nodeOptions: RedisOptions = {
     connectTimeout: Math.min(opts.connectTimeoutMs, 5000),
-    commandTimeout: opts.commandTimeoutMs,
+    // No ioredis commandTimeout: the SDK bounds each call with its own timer (withTimeout), and
+    // a command must stay counted in maxInFlight until it really settles (store/in-flight.ts).
     maxRetriesPerRequest: 1,
     keepAlive: 10_000,
     noDelay: true,
@@ -64,13 +65,32 @@ const UNAVAILABLE = [
   /Too many Cluster redirections/i,
   /max(imum)? ?retries/i,
   /connection.*(lost|closed|reset)/i,
+  /Command aborted due to connection close/i,
   /LOADING|MASTERDOWN|TRYAGAIN/,
   /Failed to refresh slots cache/i,
 ];
 
+/**
+ * ioredis attaches the failed command to its errors (`command: { name, args }`): the password of
+ * an AUTH, the keys and attribute values of a script. Errors the SDK keeps as `cause` lose the
+ * arguments, so logging an error whole never prints a secret or session data.
+ */
+export function redactCommandArgs<T>(err: T): T {
+  if (typeof err === 'object' && err !== null) {
+    const command = (err as { command?: unknown }).command;
+    if (typeof command === 'object' && command !== null && 'args' in command) {
+      (err as { command?: unknown }).command = { name: (command as { name?: unknown }).name };
+    }
+    const prev = (err as { previousErrors?: unknown }).previousErrors;
+    if (Array.isArray(prev)) prev.forEach(redactCommandArgs);
+  }
+  return err;
+}
+
 /** Maps an ioredis error to the SDK's typed errors. */
 export function mapRedisError(err: unknown, timeoutMs: number): SessionCacheError {
   if (err instanceof SessionCacheError) return err;
+  redactCommandArgs(err);
   const message = err instanceof Error ? err.message : String(err);
   if (/Command timed out/i.test(message)) return new RedisTimeoutError(timeoutMs, { cause: err });
   if (UNAVAILABLE.some((re) => re.test(message))) return new RedisUnavailableError(message, { cause: err });
@@ -95,7 +115,7 @@ export async function waitReady(client: RedisClient, timeoutMs: number): Promise
   if (client.status === 'wait') client.connect().catch(() => undefined);
   let lastError: unknown;
   const onError = (e: unknown): void => {
-    lastError = e;
+    lastError = redactCommandArgs(e);
   };
   client.on('error', onError);
   try {

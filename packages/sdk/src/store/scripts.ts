@@ -34,7 +34,7 @@ end
 `;
 
 /**
- * get. KEYS: session. ARGV: touchFraction.
+ * get. KEYS: session. ARGV: touchFraction (negative: never refresh).
  * Returns nil when missing/expired, {'corrupt'} when its metadata is malformed, else {now, pttl, fields...}. Refreshes the TTL only when
  * touchFraction of the idle timeout has passed since the last refresh (a refresh is a write,
  * which invalidates every near cache).
@@ -46,7 +46,8 @@ if not m then
   return nil
 end
 if expired(m) then redis.call('DEL', KEYS[1]) return nil end
-if now - m.a >= m.idle * tonumber(ARGV[1]) then refresh(KEYS[1], m) end
+local fraction = tonumber(ARGV[1])
+if fraction >= 0 and now - m.a >= m.idle * fraction then refresh(KEYS[1], m) end
 return { now, redis.call('PTTL', KEYS[1]), redis.call('HGETALL', KEYS[1]) }
 `;
 
@@ -112,8 +113,11 @@ return result
 /**
  * update. KEYS: session.
  * ARGV: expectedVersion (-1 = any), maxPayloadBytes, number of set pairs, set pairs..., names to delete...
- * Returns {'ok', now, pttl, fields...} | {'missing'} | {'conflict', version} | {'too_large', size}.
- * Writes nothing unless it returns 'ok'.
+ * Returns {'ok', now, pttl, fields, before, pttl before} | {'missing'} | {'conflict', version} |
+ * {'too_large', size}. Writes nothing unless it returns 'ok'. `before` holds the previous values
+ * (false when absent) of the set names, the deleted names, then 'v', 'z' and 'a': what UNDO_UPDATE
+ * needs to put the session back when the client cannot decode the result (a corrupt attribute
+ * elsewhere in the session means the session reads as missing: the write must not stay).
  */
 export const UPDATE = `${PRELUDE}
 local m = meta(KEYS[1])
@@ -134,12 +138,46 @@ for j = 4 + 2 * nset, #ARGV do
   dels[#dels + 1] = ARGV[j]
 end
 if z > tonumber(ARGV[2]) then return { 'too_large', z } end
+local touched = {}
+for j = 1, #sets, 2 do touched[#touched + 1] = sets[j] end
+for j = 1, #dels do touched[#touched + 1] = dels[j] end
+touched[#touched + 1] = 'v' touched[#touched + 1] = 'z' touched[#touched + 1] = 'a'
+local before = redis.call('HMGET', KEYS[1], unpack(touched))
+local pttlBefore = redis.call('PTTL', KEYS[1])
 if #dels > 0 then redis.call('HDEL', KEYS[1], unpack(dels)) end
 sets[#sets + 1] = 'v' sets[#sets + 1] = m.v + 1
 sets[#sets + 1] = 'z' sets[#sets + 1] = z
 redis.call('HSET', KEYS[1], unpack(sets))
 refresh(KEYS[1], m)
-return { 'ok', now, redis.call('PTTL', KEYS[1]), redis.call('HGETALL', KEYS[1]) }
+return { 'ok', now, redis.call('PTTL', KEYS[1]), redis.call('HGETALL', KEYS[1]), before, pttlBefore }
+`;
+
+/**
+ * undo update: puts back what an update changed, if nothing wrote the session since.
+ * KEYS: session. ARGV: version the update wrote, pttl before it, number of names n, the n names,
+ * then for each name 1 + its value, or 0 when it was absent.
+ * Returns 1 when undone, 0 when the session changed meanwhile (or is gone).
+ */
+export const UNDO_UPDATE = `
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[3])
+local sets, dels = {}, {}
+local j = 4 + n
+for k = 4, 3 + n do
+  if ARGV[j] == '1' then
+    sets[#sets + 1] = ARGV[k]
+    sets[#sets + 1] = ARGV[j + 1]
+    j = j + 2
+  else
+    dels[#dels + 1] = ARGV[k]
+    j = j + 1
+  end
+end
+if #dels > 0 then redis.call('HDEL', KEYS[1], unpack(dels)) end
+if #sets > 0 then redis.call('HSET', KEYS[1], unpack(sets)) end
+local pttl = tonumber(ARGV[2])
+if pttl > 0 then redis.call('PEXPIRE', KEYS[1], pttl) end
+return 1
 `;
 
 /**

@@ -1,9 +1,8 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
-import type { Codec } from '../codec';
+import type { Codec, SessionBinding } from '../codec';
 import {
   DecodeError,
-  DurabilityError,
   InvalidArgumentError,
   PayloadTooLargeError,
   RedisCommandError,
@@ -14,7 +13,9 @@ import {
 import { generateSessionId, type ParsedSessionId } from '../ids';
 import type { ResolvedOptions } from '../options';
 import type { Session, SessionInfo } from '../session';
+import { InFlightGate } from './in-flight';
 import { KeyLayout } from './keys';
+import { DurableWriter } from './durable-writer';
 import { mapRedisError, withTimeout, type RedisClient } from './redis-client';
 import * as scripts from './scripts';
 
@@ -48,6 +49,7 @@ const SCRIPTS = {
   scTouch: { keys: 1, lua: scripts.TOUCH },
   scCreate: { keys: 3, lua: scripts.CREATE },
   scUpdate: { keys: 1, lua: scripts.UPDATE },
+  scUndoUpdate: { keys: 1, lua: scripts.UNDO_UPDATE },
   scDestroy: { keys: 3, lua: scripts.DESTROY },
   scTake: { keys: 3, lua: scripts.TAKE },
   scMove: { keys: 5, lua: scripts.MOVE },
@@ -98,21 +100,31 @@ function hasMutableLeaves(v: unknown): boolean {
  */
 export class SessionStore {
   readonly keys: KeyLayout;
+  /** Sends the writes when `durability.replicas > 0`; its connections open on first use. */
+  private readonly durable: DurableWriter;
 
   constructor(
     private readonly client: RedisClient,
     private readonly opts: ResolvedOptions,
     private readonly codec: Codec,
+    /** Shared by every store of a SessionCache: `maxInFlight` bounds their commands together. */
+    private readonly gate: InFlightGate = new InFlightGate(Number.POSITIVE_INFINITY),
   ) {
     this.keys = new KeyLayout(opts.keyPrefix);
+    this.durable = new DurableWriter(client, opts.durability);
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
       // defineCommand runs EVALSHA and falls back to EVAL (reloading the script) on NOSCRIPT.
       client.defineCommand(name, { numberOfKeys: keys, lua });
     }
   }
 
-  /** Encodes attributes for a write, enforcing names and the payload limit before any I/O. */
-  encodeData(data: Record<string, unknown>, allowUndefined: boolean): { pairs: Buffer[]; deletes: string[]; bytes: number } {
+  /** Values are encrypted, so bound to their session id: moving a session means rewriting it. */
+  get encrypts(): boolean {
+    return this.codec.encrypts;
+  }
+
+  /** Encodes attributes of `session` for a write, enforcing names and the payload limit before any I/O. */
+  encodeData(data: Record<string, unknown>, allowUndefined: boolean, session: SessionBinding): { pairs: Buffer[]; deletes: string[]; bytes: number } {
     if (!isPlainObject(data)) throw new InvalidArgumentError('Session data must be a plain object');
     const pairs: Buffer[] = [];
     const deletes: string[] = [];
@@ -129,7 +141,7 @@ export class SessionStore {
       }
       let enc: Buffer;
       try {
-        enc = this.codec.encode(name, value);
+        enc = this.codec.encode(name, value, session);
       } catch (cause) {
         throw new InvalidArgumentError(`Attribute ${JSON.stringify(name)} cannot be encoded: ${String((cause as Error).message ?? cause)}`);
       }
@@ -140,8 +152,11 @@ export class SessionStore {
     return { pairs, deletes, bytes };
   }
 
-  /** Builds a Session from HGETALL pairs; throws DecodeError on any malformed field. */
-  decodeSession(id: string, fields: Reply[]): { session: Session; bytes: number; mutableLeaves: boolean; idleTimeoutSec: number } {
+  /**
+   * Builds a Session from HGETALL pairs; throws DecodeError on any malformed field. `binding` is
+   * the session the fields were read from (encrypted values are bound to its hash).
+   */
+  decodeSession(id: string, fields: Reply[], binding: SessionBinding): { session: Session; bytes: number; mutableLeaves: boolean; idleTimeoutSec: number } {
     const data: Record<string, unknown> = {};
     let v = NaN;
     let c = NaN;
@@ -157,7 +172,7 @@ export class SessionStore {
       if (name.startsWith('d:')) {
         const attr = name.slice(2);
         if (RESERVED_NAMES.has(attr) || !Buffer.isBuffer(raw)) throw new DecodeError(`unexpected attribute field ${JSON.stringify(attr)}`);
-        const value = this.codec.decode(attr, raw);
+        const value = this.codec.decode(attr, raw, binding);
         if (!mutableLeaves && hasMutableLeaves(value)) mutableLeaves = true;
         data[attr] = value;
       } else if (name === 'v') v = num(raw);
@@ -169,6 +184,8 @@ export class SessionStore {
       else if (name === 'u') userId = str(raw);
     }
     if (![v, c, a, i, x].every(Number.isFinite)) throw new DecodeError('session metadata missing or malformed');
+    // The size feeds the near cache's byte budget: only a non-negative integer is a size.
+    if (!Number.isSafeInteger(z) || z < 0) throw new DecodeError('session size field malformed');
     const session: Session = {
       id,
       ...(userId !== undefined ? { userId } : {}),
@@ -187,35 +204,34 @@ export class SessionStore {
     const client = this.client as unknown as Record<string, (...a: unknown[]) => Promise<Reply>>;
     try {
       if (write && this.opts.durability.replicas > 0) {
-        // WAIT must go to the connection that ran the write: a pipeline keeps both on the
-        // node owning the session's slot.
-        const p = (this.client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown>)[`${name}Buffer`]!(...args) as {
-          call(...a: unknown[]): { exec(): Promise<Array<[Error | null, unknown]>> };
-        };
-        const results = await withTimeout(p.call('WAIT', this.opts.durability.replicas, this.opts.durability.timeoutMs).exec(), timeout);
-        const [writeErr, reply] = results[0]!;
-        if (writeErr) throw writeErr;
-        const [waitErr, acked] = results[1]!;
-        if (waitErr) throw waitErr;
-        if (Number(acked) < this.opts.durability.replicas) throw new DurabilityError(Number(acked), this.opts.durability.replicas);
-        return reply as Reply;
+        // Script then WAIT on a dedicated connection of the slot's master: WAIT blocks its
+        // connection, which must not be the one reads share (see DurableWriter).
+        return (await this.gate.hold(2, () => this.durable.write(SCRIPTS[name], args, timeout))) as Reply;
       }
-      return await withTimeout(client[`${name}Buffer`]!.call(this.client, ...args), timeout);
+      return await withTimeout(this.gate.hold(1, () => client[`${name}Buffer`]!.call(this.client, ...args)), timeout);
     } catch (err) {
       throw mapRedisError(err, timeout);
     }
   }
 
-  /** Reads a session (refreshing its TTL when due); null when missing or expired. */
-  async get(p: ParsedSessionId): Promise<LoadedSession | null> {
-    const reply = (await this.run('scGet', [this.keys.session(p.tag, p.hash), this.opts.touchFraction], false)) as Reply[] | null;
+  /** Closes the dedicated durable-write connections (the data client is closed by its owner). */
+  close(): Promise<void> {
+    return this.durable.close();
+  }
+
+  /**
+   * Reads a session (refreshing its TTL when due, unless `refresh` is false); null when missing
+   * or expired; DecodeError when it does not decode.
+   */
+  async get(p: ParsedSessionId, refresh = true): Promise<LoadedSession | null> {
+    const reply = (await this.run('scGet', [this.keys.session(p.tag, p.hash), refresh ? this.opts.touchFraction : -1], false)) as Reply[] | null;
     return this.parseGet(p, reply);
   }
 
   private parseGet(p: ParsedSessionId, reply: Reply[] | null): LoadedSession | null {
     if (!reply) return null;
     if (reply.length === 1) throw new DecodeError('session metadata missing or malformed');
-    const { session, bytes, mutableLeaves } = this.decodeSession(p.id, reply[2] as Reply[]);
+    const { session, bytes, mutableLeaves } = this.decodeSession(p.id, reply[2] as Reply[], p);
     return { session, serverNow: num(reply[0]), pttl: num(reply[1]), bytes, mutableLeaves, fields: reply[2] as Buffer[] };
   }
 
@@ -242,17 +258,20 @@ export class SessionStore {
           pipe.scGetBuffer!(this.keys.session(p.tag, p.hash), this.opts.touchFraction);
         }
         let results: Array<[Error | null, unknown]>;
+        // One deadline for the pipeline, scaled with its size: commandTimeoutMs per started
+        // 1,000 reads (a pipeline of thousands would otherwise time out on a busy node).
+        const timeout = this.opts.commandTimeoutMs * Math.ceil(indexes.length / 1000);
         try {
-          results = await withTimeout(pipe.exec(), this.opts.commandTimeoutMs);
+          results = await withTimeout(this.gate.hold(indexes.length, () => pipe.exec()), timeout);
         } catch (err) {
-          const mapped = mapRedisError(err, this.opts.commandTimeoutMs);
+          const mapped = mapRedisError(err, timeout);
           for (const i of indexes) out[i] = mapped;
           return;
         }
         indexes.forEach((i, k) => {
           const [err, reply] = results[k] ?? [new RedisCommandError('missing pipeline reply'), null];
           if (err) {
-            out[i] = mapRedisError(err, this.opts.commandTimeoutMs);
+            out[i] = mapRedisError(err, timeout);
             return;
           }
           try {
@@ -279,8 +298,8 @@ export class SessionStore {
     input: { userId?: string; data: Record<string, unknown>; idleTimeoutSec: number; absoluteTimeoutSec: number },
     carry?: { createdAt: number; absoluteExpiresAt: number; version: number },
   ): Promise<{ session: Session; evicted: string[] }> {
-    const { pairs, bytes } = this.encodeData(input.data, false);
     let id = target;
+    let { pairs, bytes } = this.encodeData(input.data, false, id);
     for (let attempt = 0; ; attempt++) {
       const reply = (await this.run(
         'scCreate',
@@ -312,6 +331,7 @@ export class SessionStore {
         // 2^-256: only a broken random source gets here; try a fresh id once more.
         if (attempt > 2) throw new RedisCommandError('could not allocate a unique session id');
         id = generateSessionId(id.tag);
+        if (this.codec.encrypts) ({ pairs, bytes } = this.encodeData(input.data, false, id)); // bound to the id
         continue;
       }
       const now = num(reply[1]);
@@ -321,7 +341,7 @@ export class SessionStore {
       const data: Record<string, unknown> = {};
       for (let k = 0; k < pairs.length; k += 2) {
         const name = pairs[k]!.toString().slice(2);
-        data[name] = this.codec.decode(name, pairs[k + 1]!);
+        data[name] = this.codec.decode(name, pairs[k + 1]!, id);
       }
       return {
         session: {
@@ -341,7 +361,7 @@ export class SessionStore {
 
   /** Writes changed attributes (undefined deletes); returns the session after the write. */
   async update(p: ParsedSessionId, patch: Record<string, unknown>, expectedVersion: number | undefined): Promise<LoadedSession> {
-    const { pairs, deletes, bytes } = this.encodeData(patch, true);
+    const { pairs, deletes, bytes } = this.encodeData(patch, true, p);
     if (bytes > this.opts.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.opts.maxPayloadBytes);
     const reply = (await this.run(
       'scUpdate',
@@ -352,8 +372,28 @@ export class SessionStore {
     if (status === 'missing') throw new SessionNotFoundError();
     if (status === 'conflict') throw new VersionConflictError(expectedVersion ?? -1, num(reply[1]));
     if (status === 'too_large') throw new PayloadTooLargeError(num(reply[1]), this.opts.maxPayloadBytes);
-    const decoded = this.decodeSession(p.id, reply[3] as Reply[]);
-    return { ...decoded, serverNow: num(reply[1]), pttl: num(reply[2]), fields: reply[3] as Buffer[] };
+    const fields = reply[3] as Buffer[];
+    let decoded;
+    try {
+      decoded = this.decodeSession(p.id, fields, p);
+    } catch (err) {
+      // Another attribute of the session does not decode (corrupt, or written with a key this
+      // process lacks): reads treat the session as missing, so this write must not stay.
+      const names = [...pairs.filter((_, k) => k % 2 === 0).map(String), ...deletes, 'v', 'z', 'a'];
+      await this.undoUpdate(p, fields, names, reply[4] as Array<Buffer | null>, num(reply[5])).catch(() => undefined);
+      throw err;
+    }
+    return { ...decoded, serverNow: num(reply[1]), pttl: num(reply[2]), fields };
+  }
+
+  /** Puts back the previous values of `names` unless the session was written since `fields` were read. */
+  private async undoUpdate(p: ParsedSessionId, fields: Buffer[], names: string[], before: Array<Buffer | null>, pttlBefore: number): Promise<void> {
+    let version: Buffer | undefined;
+    for (let k = 0; k + 1 < fields.length; k += 2) if (fields[k]!.toString() === 'v') version = fields[k + 1];
+    if (!version || before.length !== names.length) return;
+    const values: Array<string | Buffer> = [];
+    before.forEach((v) => (v === null ? values.push('0') : values.push('1', v)));
+    await this.run('scUndoUpdate', [this.keys.session(p.tag, p.hash), version, pttlBefore, names.length, ...names, ...values], true);
   }
 
   /** Deletes a session and leaves its tombstone; true if a live session was deleted. */
@@ -384,7 +424,7 @@ export class SessionStore {
     )) as Reply[] | null;
     if (!reply) return null;
     if (str(reply[0]) === 'exists') return 'exists';
-    const decoded = this.decodeSession(next.id, reply[3] as Reply[]);
+    const decoded = this.decodeSession(next.id, reply[3] as Reply[], next);
     return { ...decoded, serverNow: num(reply[1]), pttl: num(reply[2]), fields: reply[3] as Buffer[] };
   }
 
@@ -396,7 +436,7 @@ export class SessionStore {
       true,
     )) as Reply[] | null;
     if (!reply) return null;
-    const { session, idleTimeoutSec } = this.decodeSession(p.id, reply[1] as Reply[]);
+    const { session, idleTimeoutSec } = this.decodeSession(p.id, reply[1] as Reply[], p);
     return { session, serverNow: num(reply[0]), idleTimeoutSec };
   }
 
@@ -408,7 +448,7 @@ export class SessionStore {
       const handle = str(reply[k]);
       let decoded;
       try {
-        decoded = this.decodeSession('', reply[k + 1] as Reply[]);
+        decoded = this.decodeSession('', reply[k + 1] as Reply[], { hash: handle });
       } catch {
         continue; // a corrupt session is not a live one
       }
@@ -484,7 +524,7 @@ export class SessionStore {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, keys] = await withTimeout(node.scan(cursor, 'MATCH', match, 'COUNT', count), this.opts.commandTimeoutMs * 4).catch((err: unknown) => {
+        const [next, keys] = await withTimeout(this.gate.hold(1, () => node.scan(cursor, 'MATCH', match, 'COUNT', count)), this.opts.commandTimeoutMs * 4).catch((err: unknown) => {
           throw mapRedisError(err, this.opts.commandTimeoutMs * 4);
         });
         cursor = next;
@@ -506,7 +546,7 @@ export class SessionStore {
     p: ParsedSessionId,
     input: { userId?: string; data: Record<string, unknown>; idleTimeoutSec: number; absoluteTimeoutSec: number; expectedVersion?: number },
   ): Promise<{ version: number; created: boolean; serverNow: number; pttl: number } | 'tombstoned'> {
-    const { pairs, bytes } = this.encodeData(input.data, false);
+    const { pairs, bytes } = this.encodeData(input.data, false, p);
     const reply = (await this.run(
       'scUpsert',
       [
