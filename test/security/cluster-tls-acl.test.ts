@@ -69,8 +69,14 @@ describe('a cluster over TLS, as the least-privilege ACL user, with WAIT', () =>
       expect({ node: plain, denials: await aclDenials(admin) }).toEqual({ node: plain, denials: [] });
       const conns = await sessioncacheServerPorts(admin);
       expect(conns.filter((c) => c.port !== tlsPortOf.get(plain))).toEqual([]);
-      // Masters carry data, invalidation and durable-write (WAIT) connections of both instances.
-      if (masters.has(plain)) expect(new Set(conns.map((c) => c.name))).toEqual(new Set(['sessioncache', 'sessioncache:invalidations', 'sessioncache:tracking', 'sessioncache-durable']));
+      // Masters carry invalidation connections and durable-write (WAIT) connections of both
+      // instances, and a data connection once ioredis sent it a command (it connects lazily:
+      // with every write on the durable connections, a master may have served no read).
+      if (masters.has(plain)) {
+        const names = new Set(conns.map((c) => c.name));
+        expect([...names].filter((n) => !['sessioncache', 'sessioncache:invalidations', 'sessioncache:tracking', 'sessioncache-durable'].includes(n))).toEqual([]);
+        for (const n of ['sessioncache:invalidations', 'sessioncache:tracking', 'sessioncache-durable']) expect(names).toContain(n);
+      }
     }
   });
 });
