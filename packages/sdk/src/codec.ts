@@ -49,14 +49,27 @@ function toKey(k: Buffer | string, id: number): Buffer {
   return buf;
 }
 
-/** msgpackr decodes the never-used byte 0xC1 to a marker object instead of failing: refuse it. */
-function holdsReservedByte(v: unknown): boolean {
-  if (v === C1) return true;
-  if (Array.isArray(v)) return v.some(holdsReservedByte);
-  if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype) {
-    for (const x of Object.values(v)) if (holdsReservedByte(x)) return true;
+/** inspect(): a value freezing cannot protect (Date, Buffer, typed array, Map, Set). */
+const MUTABLE = 1;
+/** inspect(): msgpackr's marker for the never-used byte 0xC1 (it decodes it instead of failing). */
+const RESERVED = 2;
+
+/**
+ * One walk over a decoded value: finds the 0xC1 marker, notes mutable leaves, and with `freeze`
+ * freezes the plain objects and arrays on the way (one pass instead of three on the read path).
+ */
+function inspect(v: unknown, freeze: boolean): number {
+  if (v === C1) return RESERVED;
+  if (typeof v !== 'object' || v === null) return 0;
+  if (ArrayBuffer.isView(v) || v instanceof Date || v instanceof Map || v instanceof Set || v instanceof ArrayBuffer) return MUTABLE;
+  let found = 0;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) found |= inspect(v[i], freeze);
+  } else {
+    for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) found |= inspect((v as Record<string, unknown>)[k], freeze);
   }
-  return false;
+  if (freeze) Object.freeze(v);
+  return found;
 }
 
 /**
@@ -147,6 +160,23 @@ export class Codec {
 
   /** Decodes one attribute value; throws DecodeError for anything malformed or unauthentic. */
   decode(name: string, buf: Buffer, session?: SessionBinding): unknown {
+    const value = this.#unpack(name, buf, session);
+    if (inspect(value, false) & RESERVED) throw new DecodeError('msgpack payload holds the reserved byte 0xC1');
+    return value;
+  }
+
+  /**
+   * decode(), with the value's plain objects and arrays frozen, and whether it holds values
+   * freezing cannot protect (Date, Buffer, typed arrays): the session read path.
+   */
+  decodeFrozen(name: string, buf: Buffer, session?: SessionBinding): { value: unknown; mutable: boolean } {
+    const value = this.#unpack(name, buf, session);
+    const found = inspect(value, true);
+    if (found & RESERVED) throw new DecodeError('msgpack payload holds the reserved byte 0xC1');
+    return { value, mutable: (found & MUTABLE) !== 0 };
+  }
+
+  #unpack(name: string, buf: Buffer, session: SessionBinding | undefined): unknown {
     if (buf.length < HEADER + 1) throw new DecodeError('value too short');
     if (buf[0] !== FORMAT_VERSION) throw new DecodeError(`unknown format version ${buf[0]}`);
     const flags = buf[1]!;
@@ -174,7 +204,6 @@ export class Codec {
     } catch (cause) {
       throw new DecodeError('msgpack payload does not decode', { cause });
     }
-    if (holdsReservedByte(value)) throw new DecodeError('msgpack payload holds the reserved byte 0xC1');
     return value;
   }
 

@@ -155,14 +155,11 @@ export class SessionCache implements AsyncDisposable {
       logger: this.#logger,
       touch: (p) => store.touch(p, false),
     });
-    const load = async (p: ParsedSessionId): Promise<LoadedSession | null> => {
-      try {
-        return await store.get(p);
-      } catch (err) {
+    const load = (p: ParsedSessionId): Promise<LoadedSession | null> =>
+      store.get(p).catch((err: unknown) => {
         if ((err as SessionCacheError).code === 'SC_ERR_DECODE') return this.#decodeFailed(p, err as Error);
         throw err;
-      }
-    };
+      });
     return { name, client, store, near, load };
   }
 

@@ -17,8 +17,9 @@ export type RedisClient = Cluster | Redis;
 export function createRedisClient(target: RedisTarget, opts: ResolvedOptions): RedisClient {
   const nodeOptions: RedisOptions = {
     connectTimeout: Math.min(opts.connectTimeoutMs, 5000),
-    // No ioredis commandTimeout: the SDK bounds each call with its own timer (withTimeout), and
-    // a command must stay counted in maxInFlight until it really settles (store/in-flight.ts).
+    // No ioredis commandTimeout: the SDK bounds each call with its own timer (InFlightGate.call;
+    // ioredis' does not run while a command is parked during a failover), and a command must
+    // stay counted in maxInFlight until it really settles (store/in-flight.ts).
     maxRetriesPerRequest: 1,
     keepAlive: 10_000,
     noDelay: true,
@@ -95,18 +96,6 @@ export function mapRedisError(err: unknown, timeoutMs: number): SessionCacheErro
   if (/Command timed out/i.test(message)) return new RedisTimeoutError(timeoutMs, { cause: err });
   if (UNAVAILABLE.some((re) => re.test(message))) return new RedisUnavailableError(message, { cause: err });
   return new RedisCommandError(message, { cause: err });
-}
-
-/**
- * Bounds a Redis call by `timeoutMs` whatever ioredis does underneath (a command can sit in a
- * node's queue during a failover, where ioredis' own commandTimeout does not run yet).
- */
-export function withTimeout<T>(p: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisTimeoutError(timeoutMs)), timeoutMs);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves once the client is ready, or rejects with RedisUnavailableError after `timeoutMs`. */

@@ -16,7 +16,7 @@ import type { Session, SessionInfo } from '../session';
 import { InFlightGate } from './in-flight';
 import { KeyLayout } from './keys';
 import { DurableWriter } from './durable-writer';
-import { mapRedisError, withTimeout, type RedisClient } from './redis-client';
+import { mapRedisError, type RedisClient } from './redis-client';
 import * as scripts from './scripts';
 
 /** A session read from Redis with what the near cache needs to keep it correctly. */
@@ -32,6 +32,8 @@ export interface LoadedSession {
   mutableLeaves: boolean;
   /** The raw HGETALL reply, kept by the near cache to decode a fresh copy per hit when needed. */
   fields: Buffer[];
+  /** Set once a caller was handed `session` itself (with mutable leaves, others decode a copy). */
+  claimed?: boolean;
 }
 
 /** Result of `touch`. */
@@ -84,14 +86,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
-}
-
-/** True when `v` holds a value Object.freeze cannot make immutable. */
-function hasMutableLeaves(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return false;
-  if (v instanceof Date || ArrayBuffer.isView(v) || v instanceof Map || v instanceof Set || v instanceof ArrayBuffer) return true;
-  for (const x of Object.values(v)) if (hasMutableLeaves(x)) return true;
-  return false;
 }
 
 /**
@@ -172,8 +166,9 @@ export class SessionStore {
       if (name.startsWith('d:')) {
         const attr = name.slice(2);
         if (RESERVED_NAMES.has(attr) || !Buffer.isBuffer(raw)) throw new DecodeError(`unexpected attribute field ${JSON.stringify(attr)}`);
-        const value = this.codec.decode(attr, raw, binding);
-        if (!mutableLeaves && hasMutableLeaves(value)) mutableLeaves = true;
+        // Decoded frozen: the session is handed out frozen anyway, and one walk does it all.
+        const { value, mutable } = this.codec.decodeFrozen(attr, raw, binding);
+        if (mutable) mutableLeaves = true;
         data[attr] = value;
       } else if (name === 'v') v = num(raw);
       else if (name === 'c') c = num(raw);
@@ -199,18 +194,22 @@ export class SessionStore {
     return { session, bytes: z, mutableLeaves, idleTimeoutSec: i };
   }
 
-  private async run(name: ScriptName, args: Array<string | Buffer | number>, write: boolean): Promise<Reply> {
+  /** Runs one script; rejects with typed errors only. Not async: one promise per call. */
+  private run(name: ScriptName, args: Array<string | Buffer | number>, write: boolean): Promise<Reply> {
     const timeout = this.opts.commandTimeoutMs + (write && this.opts.durability.replicas > 0 ? this.opts.durability.timeoutMs : 0);
     const client = this.client as unknown as Record<string, (...a: unknown[]) => Promise<Reply>>;
+    const mapError = (err: unknown): Error => mapRedisError(err, timeout);
     try {
       if (write && this.opts.durability.replicas > 0) {
         // Script then WAIT on a dedicated connection of the slot's master: WAIT blocks its
         // connection, which must not be the one reads share (see DurableWriter).
-        return (await this.gate.hold(2, () => this.durable.write(SCRIPTS[name], args, timeout))) as Reply;
+        return this.gate.hold(2, () => this.durable.write(SCRIPTS[name], args, timeout) as Promise<Reply>).catch((err: unknown) => {
+          throw mapError(err);
+        });
       }
-      return await withTimeout(this.gate.hold(1, () => client[`${name}Buffer`]!.call(this.client, ...args)), timeout);
+      return this.gate.call(1, timeout, () => client[`${name}Buffer`]!.call(this.client, ...args), mapError);
     } catch (err) {
-      throw mapRedisError(err, timeout);
+      return Promise.reject(mapError(err));
     }
   }
 
@@ -223,9 +222,8 @@ export class SessionStore {
    * Reads a session (refreshing its TTL when due, unless `refresh` is false); null when missing
    * or expired; DecodeError when it does not decode.
    */
-  async get(p: ParsedSessionId, refresh = true): Promise<LoadedSession | null> {
-    const reply = (await this.run('scGet', [this.keys.session(p.tag, p.hash), refresh ? this.opts.touchFraction : -1], false)) as Reply[] | null;
-    return this.parseGet(p, reply);
+  get(p: ParsedSessionId, refresh = true): Promise<LoadedSession | null> {
+    return this.run('scGet', [this.keys.session(p.tag, p.hash), refresh ? this.opts.touchFraction : -1], false).then((reply) => this.parseGet(p, reply as Reply[] | null));
   }
 
   private parseGet(p: ParsedSessionId, reply: Reply[] | null): LoadedSession | null {
@@ -262,7 +260,7 @@ export class SessionStore {
         // 1,000 reads (a pipeline of thousands would otherwise time out on a busy node).
         const timeout = this.opts.commandTimeoutMs * Math.ceil(indexes.length / 1000);
         try {
-          results = await withTimeout(this.gate.hold(indexes.length, () => pipe.exec()), timeout);
+          results = await this.gate.call(indexes.length, timeout, () => pipe.exec());
         } catch (err) {
           const mapped = mapRedisError(err, timeout);
           for (const i of indexes) out[i] = mapped;
@@ -524,7 +522,7 @@ export class SessionStore {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, keys] = await withTimeout(this.gate.hold(1, () => node.scan(cursor, 'MATCH', match, 'COUNT', count)), this.opts.commandTimeoutMs * 4).catch((err: unknown) => {
+        const [next, keys] = await this.gate.call(1, this.opts.commandTimeoutMs * 4, () => node.scan(cursor, 'MATCH', match, 'COUNT', count)).catch((err: unknown) => {
           throw mapRedisError(err, this.opts.commandTimeoutMs * 4);
         });
         cursor = next;
