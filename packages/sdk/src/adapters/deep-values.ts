@@ -22,17 +22,31 @@ function isPlainObject(v: object): v is Record<string, unknown> {
  */
 export function deepCopy<T>(v: T): T {
   if (typeof v !== 'object' || v === null) return v;
-  if (Array.isArray(v)) return v.map(deepCopy) as T;
+  // Fast paths first: this runs on every request for every attribute (plain data, mostly).
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = deepCopy(v[i]);
+    return out as T;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) return copyObject(v as Record<string, unknown>) as T;
   if (types.isDate(v)) return new Date(v.getTime()) as T;
   if (Buffer.isBuffer(v)) return Buffer.from(v) as T;
   if (ArrayBuffer.isView(v)) return (v as unknown as { slice(): unknown }).slice() as T;
   if (types.isMap(v)) return new Map([...v].map(([k, x]) => [deepCopy(k), deepCopy(x)])) as T;
   if (types.isSet(v)) return new Set([...v].map(deepCopy)) as T;
   if (!isPlainObject(v)) return v;
+  return copyObject(v) as T;
+}
+
+function copyObject(v: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  // defineProperty, not assignment: a key named __proto__ must stay an own data property.
-  for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: deepCopy(v[k]), enumerable: true, writable: true, configurable: true });
-  return out as T;
+  for (const k of Object.keys(v)) {
+    // A key named __proto__ must stay an own data property: assignment would set the prototype.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: deepCopy(v[k]), enumerable: true, writable: true, configurable: true });
+    else out[k] = deepCopy(v[k]);
+  }
+  return out;
 }
 
 /**
