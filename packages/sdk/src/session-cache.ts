@@ -18,6 +18,7 @@ import { CellRouter } from './routing/ring';
 import type { CreateSessionInput, RegenerateOptions, Session, SessionInfo, UpdateOptions } from './session';
 import { InFlightGate } from './store/in-flight';
 import { createRedisClient, waitReady, type RedisClient } from './store/redis-client';
+import { coalesceWrites } from './store/write-coalescing';
 import { SessionStore, type LoadedSession } from './store/session-store';
 import { deepFreeze, freezeSession } from './freeze';
 
@@ -144,6 +145,7 @@ export class SessionCache implements AsyncDisposable {
 
   #makeCell(name: string, target: RedisTarget, codec: Codec): Cell {
     const client = createRedisClient(target, this.#opts);
+    coalesceWrites(client);
     client.on('error', () => undefined); // surfaced through the calls that fail
     const store = new SessionStore(client, this.#opts, codec, this.#gate);
     const near = new NearCache({
