@@ -1,4 +1,4 @@
-import { RedisUnavailableError } from '../errors';
+import { RedisTimeoutError, RedisUnavailableError } from '../errors';
 import { InFlightGate } from './in-flight';
 
 /** A promise settled from outside, standing for a command ioredis has not answered yet. */
@@ -54,6 +54,21 @@ describe('InFlightGate (maxInFlight)', () => {
     await p;
     await tick();
     expect(gate.held).toBe(0);
+  });
+
+  it('call() rejects the caller at its timeout, keeps the command counted until it settles, and maps other errors', async () => {
+    const gate = new InFlightGate(10);
+    const slow = pending<string>();
+    const caller = gate.call(1, 20, () => slow.promise);
+    await expect(caller).rejects.toBeInstanceOf(RedisTimeoutError);
+    expect(gate.held).toBe(1); // the command is still queued in the client
+    slow.resolve('late');
+    await tick();
+    expect(gate.held).toBe(0);
+    const failing = gate.call(2, 1000, () => Promise.reject(new Error('raw')), (e) => new RedisUnavailableError(`mapped: ${(e as Error).message}`));
+    await expect(failing).rejects.toThrow('mapped: raw');
+    expect(gate.held).toBe(0);
+    await expect(gate.call(1, 1000, () => Promise.resolve(42))).resolves.toBe(42);
   });
 
   it('releases what a send that throws synchronously had taken', () => {
