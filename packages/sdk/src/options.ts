@@ -197,7 +197,7 @@ export interface SessionCacheOptions {
 /** Fully resolved options. */
 export interface ResolvedOptions {
   /** One target, or cells (validated by the ring when the cache connects). */
-  redis: RedisTarget | { cells: Array<RedisTarget & { name: string; weight?: number }>; previousCells?: Array<RedisTarget & { name: string; weight?: number }> };
+  redis: RedisOption;
   keyPrefix: string;
   idleTimeoutSec: number;
   absoluteTimeoutSec: number;
@@ -300,7 +300,7 @@ function resolveTarget(redis: unknown, at: string, extra: readonly string[] = []
   return { standalone: parseNode(`${at}.standalone`, redis.standalone), options: redis.options as RedisOptions | undefined };
 }
 
-function resolveCells(list: unknown, at: string): Array<RedisTarget & { name: string; weight?: number }> {
+function resolveCells(list: unknown, at: string): CellOption[] {
   if (!Array.isArray(list) || list.length === 0) throw new InvalidOptionsError(at, 'must be a non-empty array of { name, cluster | standalone, weight? }');
   return list.map((c, i) => {
     const target = resolveTarget(c, `${at}[${i}]`, ['name', 'weight']);

@@ -17,6 +17,7 @@ import { resolveOptions, type RedisTarget, type ResolvedOptions, type SessionCac
 import { CellRouter } from './routing/ring';
 import type { CreateSessionInput, RegenerateOptions, Session, SessionInfo, UpdateOptions } from './session';
 import { InFlightGate } from './store/in-flight';
+import { parseSessionKey } from './store/keys';
 import { createRedisClient, waitReady, type RedisClient } from './store/redis-client';
 import { coalesceWrites } from './store/write-coalescing';
 import { SessionStore, type LoadedSession } from './store/session-store';
@@ -157,12 +158,7 @@ export class SessionCache implements AsyncDisposable {
       logger: this.#logger,
       touch: (p) => store.touch(p, false),
     });
-    const load = (p: ParsedSessionId): Promise<LoadedSession | null> =>
-      store.get(p).catch((err: unknown) => {
-        if ((err as SessionCacheError).code === 'SC_ERR_DECODE') return this.#decodeFailed(p, err as Error);
-        throw err;
-      });
-    return { name, client, store, near, load };
+    return { name, client, store, near, load: (p) => this.#readStored(store, p, true) };
   }
 
   /**
@@ -306,6 +302,14 @@ export class SessionCache implements AsyncDisposable {
     };
   }
 
+  /** A session read from Redis (its TTL refreshed when due if `refresh`); one that does not decode reads as null. */
+  #readStored(store: SessionStore, p: ParsedSessionId, refresh: boolean): Promise<LoadedSession | null> {
+    return store.get(p, refresh).catch((err: unknown) => {
+      if ((err as SessionCacheError).code === 'SC_ERR_DECODE') return this.#decodeFailed(p, err as Error);
+      throw err;
+    });
+  }
+
   /** A stored session that does not decode reads as "no session": counted and logged (never the id). */
   #decodeFailed(p: ParsedSessionId, err: Error): null {
     this.#inst.error('SC_ERR_DECODE');
@@ -360,8 +364,8 @@ export class SessionCache implements AsyncDisposable {
       return Promise.resolve(null);
     }
     if (this.#closed) return Promise.reject(new CacheClosedError());
-    const cell = this.#router ? this.#cellOf(p.tag) : this.#primary;
-    return cell.near.get(p, cell === this.#primary && !this.#router ? cell.load : this.#loaderFor(cell, p.tag), this.#inst);
+    const cell = this.#cellOf(p.tag);
+    return cell.near.get(p, this.#loaderFor(cell, p.tag), this.#inst);
   }
 
   /**
@@ -478,19 +482,19 @@ export class SessionCache implements AsyncDisposable {
    * does not invalidate other instances on every request. Resolves false when the session is gone.
    */
   async touch(id: string, options: { force?: boolean } = {}): Promise<boolean> {
-    const p = parseSessionId(id);
-    if (p && !this.#closed && options?.force !== true) {
+    const parsed = parseSessionId(id);
+    const force = options?.force === true;
+    if (parsed && !this.#closed && !force) {
       // Answered from memory (nothing due): a near-tier operation, no Redis call.
       const t0 = this.#inst.start();
-      const local = this.#cellOf(p.tag).near.touchLocal(p);
+      const local = this.#cellOf(parsed.tag).near.touchLocal(parsed);
       if (local !== undefined) {
         this.#inst.done('touch', 'near', 'ok', t0);
         return local;
       }
     }
     return this.#op('touch', async () => {
-      const p = this.#parseForWrite(id);
-      const force = options?.force === true;
+      const p = parsed ?? this.#parseForWrite(id); // throws InvalidSessionIdError for a malformed id
       const cell = this.#cellOf(p.tag);
       await this.#migrateForWrite(p, cell);
       const res = await cell.store.touch(p, force);
@@ -537,11 +541,7 @@ export class SessionCache implements AsyncDisposable {
         await this.#migrateForWrite(p, cell);
         // A session that does not decode reads as missing: refuse it before writing anything
         // (the atomic scripts below cannot decode, and would move or kill it regardless).
-        const current = await cell.store.get(p, false).catch((err: unknown) => {
-          if ((err as SessionCacheError).code !== 'SC_ERR_DECODE') throw err;
-          return this.#decodeFailed(p, err as Error);
-        });
-        if (!current) throw new SessionNotFoundError();
+        if (!(await this.#readStored(cell.store, p, false))) throw new SessionNotFoundError();
         const sameTag = newUser === undefined || p.tag === userTag(this.#opts.userTagSecret, newUser);
         // Same user (or none), values in clear: keep the tag, so one atomic script moves the
         // session in its slot. Encrypted values are bound to the id and need the rewrite below.
@@ -724,8 +724,10 @@ export class SessionCache implements AsyncDisposable {
     let moved = 0;
     for (const name of router.previous.cells) {
       const from = this.#cells.get(name)!;
-      for await (const batch of from.store.scanSessions(options.batchSize ?? 500)) {
-        for (const { tag, hash } of batch) {
+      const prefix = from.store.keys.sessionPrefix;
+      for await (const { keys } of from.store.scanKeys(options.batchSize ?? 500)) {
+        for (const key of keys) {
+          const { tag, hash } = parseSessionKey(key, prefix)!; // scanKeys only yields session keys
           scanned++;
           const owner = this.#cells.get(router.ownerOf(tag))!;
           if (owner !== from && (await this.#moveSession(tag, hash, from, owner))) moved++;

@@ -1,4 +1,5 @@
-import { globEscape, parseHandle, parseSessionKey } from './cluster-scan';
+import { globEscape, parseSessionKey } from '../store/keys';
+import { parseHandle } from './cluster-scan';
 
 describe('cluster scan helpers', () => {
   it('escapes glob characters of a key prefix for SCAN MATCH', () => {

@@ -1,6 +1,7 @@
-import { Cluster, type Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { DecodeError } from '../errors';
 import type { Session } from '../session';
+import { parseSessionKey } from '../store/keys';
 import { mapRedisError, type RedisClient } from '../store/redis-client';
 import type { SessionStore } from '../store/session-store';
 
@@ -17,57 +18,11 @@ import type { SessionStore } from '../store/session-store';
  * (for `destroyHandle`) but cannot be used as a cookie.
  */
 
-/** Keys per SCAN reply and per pipeline. */
-const BATCH = 500;
-
 /** One session found by a scan. */
 export interface ScannedSession {
   /** `<tag>:<hash>`: stable and unique, but not a session id. */
   readonly handle: string;
   readonly session: Session;
-}
-
-/** Escapes SCAN MATCH glob characters in a literal prefix. */
-export function globEscape(literal: string): string {
-  return literal.replace(/[\\*?[\]]/g, '\\$&');
-}
-
-const KEY_RE = /^\{([A-Za-z0-9_-]{11})\}:([A-Za-z0-9_-]{32})$/;
-
-/** `{ tag, hash }` of a session key, or undefined for a key of another shape. */
-export function parseSessionKey(key: string, sessionPrefix: string): { tag: string; hash: string } | undefined {
-  if (!key.startsWith(sessionPrefix)) return undefined;
-  const m = KEY_RE.exec(key.slice(sessionPrefix.length));
-  return m ? { tag: m[1]!, hash: m[2]! } : undefined;
-}
-
-function masters(client: RedisClient): Redis[] {
-  return client instanceof Cluster ? client.nodes('master') : [client];
-}
-
-/**
- * The session keys of every master, one batch at a time, each with the node that holds it.
- * A key is reported once even if SCAN returns it twice (SCAN may, during a rehash).
- */
-export async function* scanSessionKeys(client: RedisClient, sessionPrefix: string): AsyncGenerator<{ node: Redis; keys: string[] }> {
-  const pattern = `${globEscape(sessionPrefix)}*`;
-  for (const node of masters(client)) {
-    const seen = new Set<string>();
-    let cursor = '0';
-    do {
-      let reply: [string, string[]];
-      try {
-        reply = await node.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH);
-      } catch (err) {
-        // A partial answer would undercount or leave sessions behind: fail the whole call.
-        throw mapRedisError(err, 0);
-      }
-      cursor = reply[0];
-      const keys = reply[1].filter((k) => !seen.has(k) && parseSessionKey(k, sessionPrefix) !== undefined);
-      for (const k of keys) seen.add(k);
-      if (keys.length > 0) yield { node, keys };
-    } while (cursor !== '0');
-  }
 }
 
 /** HGETALL of each key, on the node that listed it; through slot routing for a key that moved. */
@@ -100,7 +55,7 @@ async function readAll(client: RedisClient, node: Redis, keys: string[]): Promis
  */
 export async function* scanSessions(client: RedisClient, store: SessionStore): AsyncGenerator<ScannedSession> {
   const prefix = store.keys.sessionPrefix;
-  for await (const { node, keys } of scanSessionKeys(client, prefix)) {
+  for await (const { node, keys } of store.scanKeys()) {
     const replies = await readAll(client, node, keys);
     for (let i = 0; i < keys.length; i++) {
       const fields = replies[i];
@@ -117,17 +72,17 @@ export async function* scanSessions(client: RedisClient, store: SessionStore): A
 }
 
 /** How many session keys the store holds (no decoding). */
-export async function countSessions(client: RedisClient, store: SessionStore): Promise<number> {
+export async function countSessions(store: SessionStore): Promise<number> {
   let n = 0;
-  for await (const { keys } of scanSessionKeys(client, store.keys.sessionPrefix)) n += keys.length;
+  for await (const { keys } of store.scanKeys()) n += keys.length;
   return n;
 }
 
 /** Handles of every session in the store. */
-export async function sessionHandles(client: RedisClient, store: SessionStore): Promise<string[]> {
+export async function sessionHandles(store: SessionStore): Promise<string[]> {
   const out: string[] = [];
   const prefix = store.keys.sessionPrefix;
-  for await (const { keys } of scanSessionKeys(client, prefix)) {
+  for await (const { keys } of store.scanKeys()) {
     for (const k of keys) {
       const { tag, hash } = parseSessionKey(k, prefix)!;
       out.push(`${tag}:${hash}`);
@@ -148,10 +103,10 @@ export function parseHandle(handle: unknown): { tag: string; hash: string } | un
  * one back) and removed from its user's index: one single-slot script per session.
  * Resolves with how many live sessions were destroyed.
  */
-export async function destroyAllSessions(client: RedisClient, store: SessionStore): Promise<number> {
+export async function destroyAllSessions(store: SessionStore): Promise<number> {
   let n = 0;
   const prefix = store.keys.sessionPrefix;
-  for await (const { keys } of scanSessionKeys(client, prefix)) {
+  for await (const { keys } of store.scanKeys()) {
     const results = await Promise.all(
       keys.map((k) => {
         const { tag, hash } = parseSessionKey(k, prefix)!;

@@ -263,17 +263,17 @@ export class StoreCore {
 
   /** Number of sessions in the store. */
   length(): Promise<number> {
-    return countSessions(this.cache.redisClient, this.cache.store);
+    return countSessions(this.cache.store);
   }
 
   /** Handles of every session (not ids: ids are never stored). */
   handles(): Promise<string[]> {
-    return sessionHandles(this.cache.redisClient, this.cache.store);
+    return sessionHandles(this.cache.store);
   }
 
   /** Destroys every session (each tombstoned); resolves with how many were live. */
   clear(): Promise<number> {
-    return destroyAllSessions(this.cache.redisClient, this.cache.store);
+    return destroyAllSessions(this.cache.store);
   }
 
   /** Destroys one session by a handle from {@link all} or {@link handles}. */

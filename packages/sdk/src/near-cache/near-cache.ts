@@ -3,7 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { freezeSession } from '../freeze';
-import { parseSessionId, type ParsedSessionId } from '../ids';
+import type { ParsedSessionId } from '../ids';
 import type { Instrumentation } from '../instrumentation';
 import { FLUSH_REASONS, type FlushReason } from '../metrics/catalog';
 import {
@@ -55,6 +55,8 @@ const MAX_PENDING_LAG = 10_000;
 const PENDING = -1;
 
 interface Entry {
+  /** The id it was read for: its hash (computed once) binds encrypted values; refreshes use it. */
+  p: ParsedSessionId;
   /** Frozen session handed out on hits (when `fields` is undefined). */
   session: Session;
   /** Raw reply kept for sessions holding Dates/Buffers: each hit decodes a fresh copy. */
@@ -368,13 +370,9 @@ export class NearCache {
 
   #fromEntry(e: Entry): Session {
     if (!e.fields) return e.session;
-    return freezeSession(this.#deps.store.decodeSession(e.session.id, e.fields, parseSessionId(e.session.id)!).session);
+    return freezeSession(this.#deps.store.decodeSession(e.p.id, e.fields, e.p).session);
   }
 
-  /**
-   * A session by id: from memory when cached and trusted, else one shared Redis read whose
-   * reply is installed only if nothing invalidated it meanwhile.
-   */
   /**
    * The hit path alone, keyed by the raw id: only ids that passed the strict format check are
    * ever installed, so a hit needs no re-validation (the check costs more than the lookup).
@@ -382,37 +380,35 @@ export class NearCache {
    */
   tryHit(id: string, inst: Instrumentation): Session | undefined {
     const e = this.#lru?.get(id);
-    if (e === undefined || !this.#valid(e)) return undefined;
-    const t0 = inst.start();
-    this.#hits.inc();
-    if (t0 >= e.refreshDueAt) {
-      const p = parseSessionId(id);
-      if (p) this.#refresh(p, e);
-    }
-    const s = this.#fromEntry(e);
-    inst.nearGetHit(t0);
-    return s;
+    return e !== undefined && this.#valid(e) ? this.#serveHit(e, inst) : undefined;
   }
 
+  /**
+   * A session by id: from memory when cached and trusted, else one shared Redis read whose
+   * reply is installed only if nothing invalidated it meanwhile. The hit path is synchronous up
+   * to one resolved promise: no async frame.
+   */
   get(p: ParsedSessionId, load: (p: ParsedSessionId) => Promise<LoadedSession | null>, inst: Instrumentation): Promise<Session | null> {
-    // The hit path is synchronous up to one resolved promise: no async frame, one clock read.
-    const t0 = inst.start();
     const lru = this.#lru;
     if (lru) {
       const e = lru.get(p.id);
       if (e !== undefined) {
-        if (this.#valid(e)) {
-          this.#hits.inc();
-          if (t0 >= e.refreshDueAt) this.#refresh(p, e);
-          const s = this.#fromEntry(e);
-          inst.nearGetHit(t0);
-          return Promise.resolve(s);
-        }
+        if (this.#valid(e)) return Promise.resolve(this.#serveHit(e, inst));
         lru.delete(p.id);
       }
       this.#misses.inc();
     }
-    return this.#getMiss(p, load, inst, t0);
+    return this.#getMiss(p, load, inst, inst.start());
+  }
+
+  /** A trusted entry handed out: counted, timed, and its idle-timeout refresh started when due. */
+  #serveHit(e: Entry, inst: Instrumentation): Session {
+    const t0 = inst.start();
+    this.#hits.inc();
+    if (t0 >= e.refreshDueAt) this.#refresh(e);
+    const s = this.#fromEntry(e);
+    inst.nearGetHit(t0);
+    return s;
   }
 
   #getMiss(p: ParsedSessionId, load: (p: ParsedSessionId) => Promise<LoadedSession | null>, inst: Instrumentation, t0: number): Promise<Session | null> {
@@ -498,6 +494,7 @@ export class NearCache {
     const idleMs = s.idleExpiresAt - s.lastAccessAt;
     const dueIn = s.lastAccessAt + idleMs * this.#deps.options.touchFraction - loaded.serverNow;
     const entry: Entry = {
+      p,
       session: s,
       fields: loaded.mutableLeaves ? loaded.fields : undefined,
       key,
@@ -515,7 +512,8 @@ export class NearCache {
    * refresh invalidates every instance once; not refreshing would let a session read only from
    * memory expire in Redis.
    */
-  #refresh(p: ParsedSessionId, e: Entry): void {
+  #refresh(e: Entry): void {
+    const p = e.p;
     if (this.#touching.has(p.id)) return;
     this.#touching.add(p.id);
     e.refreshDueAt = performance.now() + 1000; // no retry storm if Redis is slow

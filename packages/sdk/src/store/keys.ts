@@ -36,3 +36,17 @@ export class KeyLayout {
     return `${this.prefix}s:`;
   }
 }
+
+/** Escapes SCAN MATCH glob characters in a literal prefix. */
+export function globEscape(literal: string): string {
+  return literal.replace(/[\\*?[\]]/g, '\\$&');
+}
+
+const SESSION_KEY_RE = /^\{([A-Za-z0-9_-]{11})\}:([A-Za-z0-9_-]{32})$/;
+
+/** `{ tag, hash }` of a session key, or undefined for a key of another shape. */
+export function parseSessionKey(key: string, sessionPrefix: string): { tag: string; hash: string } | undefined {
+  if (!key.startsWith(sessionPrefix)) return undefined;
+  const m = SESSION_KEY_RE.exec(key.slice(sessionPrefix.length));
+  return m ? { tag: m[1]!, hash: m[2]! } : undefined;
+}

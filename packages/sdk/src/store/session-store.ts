@@ -1,5 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Codec, SessionBinding } from '../codec';
 import {
   DecodeError,
@@ -14,7 +14,7 @@ import { generateSessionId, type ParsedSessionId } from '../ids';
 import type { ResolvedOptions } from '../options';
 import type { Session, SessionInfo } from '../session';
 import { InFlightGate } from './in-flight';
-import { KeyLayout } from './keys';
+import { KeyLayout, globEscape, parseSessionKey } from './keys';
 import { DurableWriter } from './durable-writer';
 import { mapRedisError, type RedisClient } from './redis-client';
 import * as scripts from './scripts';
@@ -511,27 +511,27 @@ export class SessionStore {
   }
 
   /**
-   * Every session key on this store, as `{ tag, hash }`, by SCAN on each master (a cluster's
-   * keys are spread over its masters; SCAN on one node sees only that node's keys).
+   * The session keys of every master, one SCAN batch at a time, each with the node that holds
+   * it (a cluster's keys are spread over its masters; SCAN on one node sees only its own). A key
+   * is reported once even if SCAN returns it twice (it may, during a rehash). Each SCAN is bounded
+   * like any call (maxInFlight, commandTimeoutMs × 4); a failure fails the whole scan, since a
+   * partial answer would undercount or leave sessions behind.
    */
-  async *scanSessions(count = 1000): AsyncGenerator<Array<{ tag: string; hash: string }>> {
+  async *scanKeys(count = 500): AsyncGenerator<{ node: Redis; keys: string[] }> {
     const client = this.client;
-    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-    const match = `${this.keys.sessionPrefix}*`;
-    const re = /\{([^}]+)\}:([A-Za-z0-9_-]+)$/;
-    for (const node of nodes) {
+    const prefix = this.keys.sessionPrefix;
+    const pattern = `${globEscape(prefix)}*`;
+    const timeout = this.opts.commandTimeoutMs * 4;
+    const mapError = (err: unknown): Error => mapRedisError(err, timeout);
+    for (const node of client instanceof Cluster ? client.nodes('master') : [client]) {
+      const seen = new Set<string>();
       let cursor = '0';
       do {
-        const [next, keys] = await this.gate.call(1, this.opts.commandTimeoutMs * 4, () => node.scan(cursor, 'MATCH', match, 'COUNT', count)).catch((err: unknown) => {
-          throw mapRedisError(err, this.opts.commandTimeoutMs * 4);
-        });
+        const [next, found] = await this.gate.call(1, timeout, () => node.scan(cursor, 'MATCH', pattern, 'COUNT', count), mapError);
         cursor = next;
-        const batch: Array<{ tag: string; hash: string }> = [];
-        for (const k of keys) {
-          const m = re.exec(k);
-          if (m) batch.push({ tag: m[1]!, hash: m[2]! });
-        }
-        if (batch.length) yield batch;
+        const keys = found.filter((k) => !seen.has(k) && parseSessionKey(k, prefix) !== undefined);
+        for (const k of keys) seen.add(k);
+        if (keys.length > 0) yield { node, keys };
       } while (cursor !== '0');
     }
   }
