@@ -5,7 +5,6 @@
  * docs/benchmarks.md. Progress goes to stderr.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { DevCluster } from '@sessioncache/devcluster';
 import type { Contender } from './contenders/contender';
@@ -14,8 +13,8 @@ import { runHitPath } from './hit-path';
 import { runHttp } from './http/driver';
 import { runInstances } from './instances';
 import { runLag } from './lag';
-import { machineInfo, type MachineInfo } from './machine';
-import { FULL_OPTIONS, parseArgs, USAGE, type BenchOptions } from './options';
+import { loadAverage, machineInfo, type MachineInfo } from './machine';
+import { FULL_OPTIONS, parseArgs, USAGE, type BenchOptions, type Section } from './options';
 import { hitPathTables, httpTable, instancesTable, lagTable, ratioTable, scaleTable, targetsTable, workloadTable } from './report';
 import { runScale } from './scale';
 import { log, Suite } from './suite';
@@ -29,7 +28,7 @@ function print(title: string, ...tables: Table[]): void {
 
 async function runSections(opts: BenchOptions, suite: Suite, results: RunResults): Promise<void> {
   const defs = microWorkloads(opts);
-  const has = (s: string): boolean => (opts.only as string[]).includes(s);
+  const has = (s: Section): boolean => opts.only.includes(s);
   for (const section of ['mixed', 'concurrency', 'uniform', 'write-heavy', 'large', 'hit-path', 'redis-path'] as const) {
     if (!has(section)) continue;
     for (const def of defs[section] ?? []) {
@@ -101,7 +100,7 @@ async function run(opts: BenchOptions): Promise<void> {
     await suite.close();
     await cluster.stop();
   }
-  machine.loadAverage.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  machine.loadAverage.end = loadAverage();
   const targets = checkTargets(results, opts.inflight);
   print('Targets', targetsTable(targets));
   const durationSec = (performance.now() - t0) / 1000;

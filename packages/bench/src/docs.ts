@@ -3,7 +3,7 @@ import type { MachineInfo } from './machine';
 import type { BenchOptions } from './options';
 import { hitPathTables, httpTable, instancesTable, lagTable, ratioTable, scaleTable, targetsTable, workloadTable } from './report';
 import type { WorkloadResult } from './results';
-import { renderMarkdown, type Table } from './table';
+import { renderMarkdown as md, type Table } from './table';
 import type { RunResults, TargetCheck } from './targets';
 
 /** Everything the markdown report is written from. */
@@ -13,8 +13,6 @@ export interface ReportInput extends RunResults {
   targets: TargetCheck[];
   durationSec: number;
 }
-
-const md = (t: Table): string => renderMarkdown(t);
 
 function machineTable(r: ReportInput): Table {
   const m = r.machine;
@@ -38,8 +36,8 @@ function machineTable(r: ReportInput): Table {
   };
 }
 
-function workloadSection(w: WorkloadResult, level = '###'): string {
-  const parts = [`${level} ${w.title}`, '', w.description, '', md(workloadTable(w))];
+function workloadSection(w: WorkloadResult, level = '###', table: (w: WorkloadResult) => Table = workloadTable): string {
+  const parts = [`${level} ${w.title}`, '', w.description, '', md(table(w))];
   if (w.ratios.length > 0) parts.push('', md(ratioTable(w)));
   for (const n of w.notes ?? []) parts.push('', `Note: ${n}`);
   return parts.join('\n');
@@ -124,11 +122,8 @@ export function renderReport(r: ReportInput): string {
     out.push('', '## The Redis path: sessioncache without its near cache against raw ioredis (issue 3)');
     for (const x of redis) out.push('', workloadSection(x));
   }
-  for (const x of w('scale')) out.push('', `## ${x.title}`, '', x.description, '', md(scaleTable(x)));
-  for (const x of w('instances')) {
-    out.push('', `## ${x.title}`, '', x.description, '', md(instancesTable(x)));
-    for (const n of x.notes ?? []) out.push('', `Note: ${n}`);
-  }
+  for (const x of w('scale')) out.push('', workloadSection(x, '##', scaleTable));
+  for (const x of w('instances')) out.push('', workloadSection(x, '##', instancesTable));
   if (r.lag) {
     out.push(
       '',

@@ -4,6 +4,7 @@ import { isSessionId } from '@sessioncache/sdk';
 import { LRUCache } from 'lru-cache';
 import type { Contender } from './contenders/contender';
 import { spread, type Spread } from './summary';
+import { SAFE_HITS } from './workloads';
 import { createRng, ZipfSampler } from './zipf';
 
 /** ns per hit of one contender in the tight loop, over rounds. */
@@ -23,6 +24,11 @@ export interface AnatomyRow {
 export interface HitPathResult {
   tightLoop: TightLoopResult[];
   anatomy: AnatomyRow[];
+}
+
+/** ns per hit of the cheapest safe-hit baseline in the tight loop (Infinity when none ran). */
+export function cheapestSafeHitNs(h: HitPathResult): number {
+  return Math.min(...h.tightLoop.filter((t) => (SAFE_HITS as readonly string[]).includes(t.id)).map((t) => t.nsPerOp.median).filter(Number.isFinite));
 }
 
 const CHUNK = 10_000;

@@ -1,10 +1,9 @@
-import { SessionCacheContender } from './contenders/sessioncache';
+import type { SessionCacheContender } from './contenders/sessioncache';
 import { summarize, type ContenderResult, type WorkloadResult } from './results';
 import { runRound, type RoundResult } from './runner';
 import { spread } from './summary';
 import { log, type Suite } from './suite';
 import { MIXED } from './workloads';
-import { ZipfSampler } from './zipf';
 
 /** Sessions each new instance reads (coldest first) before its warm-up: most of the Zipf mass. */
 const PRIME_PER_INSTANCE = { full: 5_000, quick: 2_000 };
@@ -28,23 +27,15 @@ export async function runInstances(suite: Suite): Promise<WorkloadResult> {
     const instances: SessionCacheContender[] = [];
     try {
       for (let j = 0; j < k; j++) {
-        const c = new SessionCacheContender({
-          id: `instance-${j}`,
-          label: `instance ${j}`,
-          seeds: suite.seeds,
-          keyPrefix: pop.keyPrefix,
-          nearCache: { maxEntries: n, maxBytes: n * 2048 },
-          description: '',
-        });
+        const c = suite.instanceOn(pop, n, `instance-${j}`, `instance ${j}`);
         await c.open();
-        c.ids = pop.ids;
         instances.push(c);
         await suite.prime(c, Math.min(n, PRIME_PER_INSTANCE[opts.quick ? 'quick' : 'full']));
       }
-      const z = new ZipfSampler(n, opts.zipfS, suite.rng);
+      const pick = suite.picker('zipf', n);
       const spec = (ms: number) => ({
         mix: MIXED,
-        pick: () => z.next(),
+        pick,
         rng: suite.rng,
         durationMs: ms,
         inflight: opts.inflight,

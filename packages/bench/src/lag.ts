@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Session } from '@sessioncache/sdk';
-import { SessionCacheContender } from './contenders/sessioncache';
+import type { SessionCacheContender } from './contenders/sessioncache';
 import { LatencyHistogram } from './histogram';
 import { writePatch } from './payload';
 import { runRound } from './runner';
@@ -98,14 +98,10 @@ export async function runLag(suite: Suite): Promise<LagResult> {
   const { opts } = suite;
   const n = opts.sessions;
   const pop = await suite.sharedPopulation(n);
-  const make = (name: string): SessionCacheContender =>
-    new SessionCacheContender({ id: name, label: name, seeds: suite.seeds, keyPrefix: pop.keyPrefix, nearCache: { maxEntries: n, maxBytes: n * 2048 }, description: '' });
+  const make = (id: string): SessionCacheContender => suite.instanceOn(pop, n, id);
   const [a, b, load] = [make('lag-writer'), make('lag-reader'), make('lag-load')];
   try {
-    for (const c of [a, b, load]) {
-      await c.open();
-      c.ids = pop.ids;
-    }
+    for (const c of [a, b, load]) await c.open();
     const rng = createRng(opts.seed + 7);
     const half = Math.floor(n / 2);
     const cold = (): number => half + Math.floor(rng() * (n - half));

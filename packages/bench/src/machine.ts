@@ -48,6 +48,11 @@ function versionOf(name: string): string {
   return 'unknown';
 }
 
+/** The 1, 5 and 15 minute load averages, to two decimals. */
+export function loadAverage(): number[] {
+  return os.loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
 /** Collects the machine, tool and package versions. */
 export function machineInfo(): MachineInfo {
   const cpus = os.cpus();
@@ -62,6 +67,6 @@ export function machineInfo(): MachineInfo {
     redisServer: /v=(\S+)/.exec(redis)?.[1] ?? redis,
     gitCommit: run('git', ['-C', __dirname, 'rev-parse', '--short', 'HEAD']),
     packages: Object.fromEntries(PACKAGES.map((p) => [p, versionOf(p)])),
-    loadAverage: { start: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+    loadAverage: { start: loadAverage() },
   };
 }

@@ -24,6 +24,7 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--only', 'nope'])).toThrow(/--only/);
     expect(() => parseArgs(['--scale', '10,x'])).toThrow(/--scale/);
     expect(() => parseArgs(['--bogus'])).toThrow(/unknown option "--bogus"/);
+    expect(() => parseArgs(['--out'])).toThrow(/--out needs a path/);
   });
 
   it('--help returns nothing (usage is printed instead)', () => {

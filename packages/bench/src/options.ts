@@ -95,7 +95,8 @@ export const QUICK_OPTIONS: Readonly<Partial<BenchOptions>> = Object.freeze({
   httpRounds: 2,
 });
 
-const USAGE = `Usage: npm run -w @sessioncache/bench bench -- [options]
+/** The text of `--help`. */
+export const USAGE = `Usage: npm run -w @sessioncache/bench bench -- [options]
 
   --quick               short run (~2 min): shorter rounds, 20,000 instead of 50,000 sessions, ...
   --rounds N            measured rounds per contender (contenders alternate in each round)
@@ -126,6 +127,20 @@ function intList(name: string, v: string | undefined): number[] {
   if (v === undefined || v === '') throw new TypeError(`${name} needs a comma-separated list of integers`);
   return v.split(',').map((x) => int(name, x, 1));
 }
+
+/** An option's path, resolved against the working directory; a missing one is refused (not read as "."). */
+function filePath(name: string, v: string | undefined): string {
+  if (v === undefined || v === '') throw new TypeError(`${name} needs a path`);
+  return path.resolve(v);
+}
+
+/** Path options: the field they set. */
+const PATH_OPTIONS: Readonly<Record<string, 'outDir' | 'docsPath' | 'cpuProfDir' | 'fromJson'>> = {
+  '--out': 'outDir',
+  '--docs': 'docsPath',
+  '--cpu-prof': 'cpuProfDir',
+  '--from-json': 'fromJson',
+};
 
 /** Integer options: the field they set and their minimum. */
 const INT_OPTIONS: Readonly<Record<string, readonly [keyof BenchOptions, number]>> = {
@@ -166,30 +181,18 @@ export function parseArgs(argv: readonly string[]): BenchOptions | undefined {
         set.only = list as Section[];
         break;
       }
-      case '--out':
-        set.outDir = path.resolve(v() ?? '');
-        break;
-      case '--docs':
-        set.docsPath = path.resolve(v() ?? '');
-        break;
       case '--no-docs':
         set.docsPath = undefined;
         break;
-      case '--cpu-prof':
-        set.cpuProfDir = path.resolve(v() ?? '');
-        break;
-      case '--from-json':
-        set.fromJson = path.resolve(v() ?? '');
-        break;
       default: {
+        const field = PATH_OPTIONS[a];
         const spec = INT_OPTIONS[a];
-        if (!spec) throw new TypeError(`unknown option ${JSON.stringify(a)}\n\n${USAGE}`);
-        (set as Record<string, number>)[spec[0]] = int(a, v(), spec[1]);
+        if (field) set[field] = filePath(a, v());
+        else if (spec) (set as Record<string, number>)[spec[0]] = int(a, v(), spec[1]);
+        else throw new TypeError(`unknown option ${JSON.stringify(a)}\n\n${USAGE}`);
       }
     }
   }
   const command = ['npm run -w @sessioncache/bench bench', ...(argv.length ? ['--', ...argv] : [])].join(' ');
   return { ...FULL_OPTIONS, ...(quick ? QUICK_OPTIONS : {}), ...set, command } as BenchOptions;
 }
-
-export { USAGE };

@@ -1,4 +1,4 @@
-import type { HitPathResult } from './hit-path';
+import { cheapestSafeHitNs, type HitPathResult } from './hit-path';
 import type { HttpResult } from './http/driver';
 import type { LagResult } from './lag';
 import type { ContenderResult, WorkloadResult } from './results';
@@ -48,7 +48,7 @@ export function ratioTable(w: WorkloadResult): Table {
 
 /** Tight-loop cost of a hit per contender, and the steps of a hit measured alone. */
 export function hitPathTables(h: HitPathResult): { tightLoop: Table; anatomy: Table } {
-  const safe = Math.min(...h.tightLoop.filter((t) => ['lru-clone', 'lru-msgpack', 'lru-frozen'].includes(t.id)).map((t) => t.nsPerOp.median));
+  const safe = cheapestSafeHitNs(h);
   return {
     tightLoop: {
       head: ['contender', 'ns per hit', 'vs cheapest safe hit'],
@@ -141,8 +141,8 @@ export function httpTable(h: HttpResult): Table {
     rows: h.contenders.map((c) => [
       c.label,
       formatSpread(c.requestsPerSec, formatRate),
-      formatSpread(c.p50Ms, (x) => ms(x)),
-      formatSpread(c.p99Ms, (x) => ms(x)),
+      formatSpread(c.p50Ms, ms),
+      formatSpread(c.p99Ms, ms),
       formatSpread(c.serverCpuUsPerReq, us),
       formatSpread(c.redisCpuUsPerReq, us),
       c.store === 'connect-redis' ? 'n/a' : formatSpread(c.hitRate, formatPercent),

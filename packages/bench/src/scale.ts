@@ -52,10 +52,7 @@ export async function runScale(suite: Suite): Promise<WorkloadResult> {
       },
       contenders,
       {
-        pickers: sizes.map((n) => {
-          const z = new ZipfSampler(n, opts.zipfS, suite.rng);
-          return () => z.next();
-        }),
+        pickers: sizes.map((n) => suite.picker('zipf', n)),
         afterRound: (k) => memory[k]!.push(contenders[k]!.memory()),
         extra: (k) => {
           const entries = spread(memory[k]!.map((m) => m.entries));

@@ -1,7 +1,7 @@
 import type { DevCluster } from '@sessioncache/devcluster';
-import type { Contender } from './contenders/contender';
+import { forEachConcurrent, type Contender } from './contenders/contender';
 import { ConnectRedisContender } from './contenders/connect-redis';
-import { FrozenDataPool, InMemoryContender } from './contenders/in-memory';
+import { FrozenDataPool, InMemoryContender, type HitProtection } from './contenders/in-memory';
 import { IoredisRawContender } from './contenders/ioredis-raw';
 import { SessionCacheContender } from './contenders/sessioncache';
 import type { BenchOptions } from './options';
@@ -58,6 +58,21 @@ export interface AlternateHooks {
 /** Bytes a sized near cache gets per session: the payload plus the SDK's per-entry overhead. */
 const NEAR_BYTES_PER_SESSION_OVERHEAD = 1024;
 
+/** A near cache holding `sessions` sessions of `bytes`. */
+function sizedNearCache(sessions: number, bytes: number): { maxEntries: number; maxBytes: number } {
+  return { maxEntries: sessions, maxBytes: sessions * (bytes + NEAR_BYTES_PER_SESSION_OVERHEAD) };
+}
+
+/** The value of `key` in `map`, made by `make` on first use. */
+function memo<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
+}
+
 /** Progress lines go to stderr, so stdout carries only the tables. */
 export function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -90,18 +105,12 @@ export class Suite {
   }
 
   payload(bytes: number): PayloadFactory {
-    let p = this.#payloads.get(bytes);
-    if (!p) {
-      p = new PayloadFactory(bytes);
-      this.#payloads.set(bytes, p);
-    }
-    return p;
+    return memo(this.#payloads, bytes, () => new PayloadFactory(bytes));
   }
-
 
   #create(id: ContenderId, bytes: number, sessions: number): Contender {
     const kb = Math.round(bytes / 1024);
-    const sized = { maxEntries: sessions, maxBytes: sessions * (bytes + NEAR_BYTES_PER_SESSION_OVERHEAD) };
+    const sized = sizedNearCache(sessions, bytes);
     const sc = (cid: string, label: string, nearCache: SessionCacheContender['options']['nearCache'], description: string): Contender =>
       new SessionCacheContender({ id: cid, label, seeds: this.seeds, keyPrefix: `${cid}-${kb}k:`, ...(nearCache ? { nearCache } : {}), description });
     switch (id) {
@@ -118,23 +127,22 @@ export class Suite {
       case 'node-redis-csc':
         return new ConnectRedisContender({ seeds: this.seeds, prefix: `crc${kb}k:`, clientSideCacheEntries: sessions });
       case 'lru-none':
-        return new InMemoryContender('none', sessions, this.#pool(bytes));
       case 'lru-clone':
-        return new InMemoryContender('clone', sessions, this.#pool(bytes));
       case 'lru-msgpack':
-        return new InMemoryContender('msgpack', sessions, this.#pool(bytes));
-      case 'lru-frozen':
-        return new InMemoryContender('frozen', sessions, this.#pool(bytes));
+      case 'lru-frozen': {
+        const pool = memo(this.#pools, bytes, () => new FrozenDataPool(this.payload(bytes)));
+        return new InMemoryContender(id.slice('lru-'.length) as HitProtection, sessions, pool);
+      }
     }
   }
 
-  #pool(bytes: number): FrozenDataPool {
-    let p = this.#pools.get(bytes);
-    if (!p) {
-      p = new FrozenDataPool(this.payload(bytes));
-      this.#pools.set(bytes, p);
+  /** Closes (and forgets) the contenders whose key (`<id>@<bytes>`) `close` selects. */
+  async #closeWhere(close: (key: string) => boolean): Promise<void> {
+    for (const [key, c] of this.#contenders) {
+      if (!close(key)) continue;
+      this.#contenders.delete(key);
+      await c.close().catch(() => undefined);
     }
-    return p;
   }
 
   /**
@@ -142,22 +150,13 @@ export class Suite {
    * finished section's heap does not slow the garbage collector (and every contender) after it.
    */
   async releasePayload(bytes: number): Promise<void> {
-    for (const [key, c] of this.#contenders) {
-      if (!key.endsWith(`@${bytes}`)) continue;
-      this.#contenders.delete(key);
-      await c.close().catch(() => undefined);
-    }
+    await this.#closeWhere((key) => key.endsWith(`@${bytes}`));
     this.#pools.delete(bytes);
   }
 
   /** The contender `id` for sessions of `bytes`, populated with at least `sessions` sessions. */
   async contender(id: ContenderId, bytes: number, sessions: number): Promise<Contender> {
-    const key = `${id}@${bytes}`;
-    let c = this.#contenders.get(key);
-    if (!c) {
-      c = this.#create(id, bytes, sessions);
-      this.#contenders.set(key, c);
-    }
+    const c = memo(this.#contenders, `${id}@${bytes}`, () => this.#create(id, bytes, sessions));
     const t0 = performance.now();
     const before = c.size();
     await c.populate(sessions, this.payload(bytes));
@@ -175,14 +174,23 @@ export class Suite {
   async sharedPopulation(sessions: number): Promise<Population> {
     if (this.#shared && this.#shared.ids.length >= sessions) return this.#shared;
     const key = `sc-near@1024`;
-    let c = this.#contenders.get(key);
-    if (!(c instanceof SessionCacheContender)) c = this.#create('sc-near', 1024, sessions);
+    const kept = this.#contenders.get(key);
+    const sc = (kept instanceof SessionCacheContender ? kept : this.#create('sc-near', 1024, sessions)) as SessionCacheContender;
     this.#contenders.delete(key);
-    await (c as SessionCacheContender).populate(sessions, this.payload(1024));
-    await c.close();
-    const sc = c as SessionCacheContender;
+    await sc.populate(sessions, this.payload(1024));
+    await sc.close();
     this.#shared = { ids: sc.ids, keyPrefix: sc.options.keyPrefix };
     return this.#shared;
+  }
+
+  /**
+   * One more sessioncache instance on `pop`'s key prefix, its near cache sized to `sessions`
+   * sessions of 1 KB, addressing the population's sessions. Not connected yet: call `open()`.
+   */
+  instanceOn(pop: Population, sessions: number, id: string, label = id): SessionCacheContender {
+    const c = new SessionCacheContender({ id, label, seeds: this.seeds, keyPrefix: pop.keyPrefix, nearCache: sizedNearCache(sessions, 1024), description: '' });
+    c.ids = pop.ids;
+    return c;
   }
 
   picker(kind: PickerKind, n: number): () => number {
@@ -202,12 +210,7 @@ export class Suite {
   async prime(c: Contender, sessions: number): Promise<void> {
     if (c.kind === 'memory' || !c.counters?.()) return;
     const t0 = performance.now();
-    let next = sessions - 1;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        while (next >= 0) await c.get(next--).catch(() => undefined);
-      }),
-    );
+    await forEachConcurrent(0, sessions, 64, (k) => c.get(sessions - 1 - k).catch(() => undefined));
     log(`primed ${c.label} with ${sessions} reads in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
 
@@ -279,15 +282,10 @@ export class Suite {
 
   /** Closes every contender but one (kept for {@link sharedPopulation}). */
   async closeAllBut(id: ContenderId, bytes: number): Promise<void> {
-    for (const [key, c] of this.#contenders) {
-      if (key === `${id}@${bytes}`) continue;
-      this.#contenders.delete(key);
-      await c.close().catch(() => undefined);
-    }
+    await this.#closeWhere((key) => key !== `${id}@${bytes}`);
   }
 
   async close(): Promise<void> {
-    for (const c of this.#contenders.values()) await c.close().catch(() => undefined);
-    this.#contenders.clear();
+    await this.#closeWhere(() => true);
   }
 }

@@ -26,7 +26,7 @@ export function ratio(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN;
 }
 
-/** Formats a count per second: 1234 -> "1.23k", 2345678 -> "2.35M". */
+/** Formats a count per second: 1234 -> "1.2k", 123456 -> "123k", 2345678 -> "2.35M". */
 export function formatRate(x: number): string {
   if (!Number.isFinite(x)) return '-';
   if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
@@ -43,7 +43,7 @@ export function formatNs(ns: number): string {
   return `${(ns / 1e9).toPrecision(3)} s`;
 }
 
-/** Formats a ratio as "12.3×" (2 significant digits under 10). */
+/** Formats a ratio as "12.3×", or "1.23×" (two decimals) under 10. */
 export function formatRatio(x: number): string {
   if (!Number.isFinite(x)) return '-';
   return `${x >= 10 ? x.toFixed(1) : x.toFixed(2)}×`;

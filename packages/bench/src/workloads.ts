@@ -7,7 +7,8 @@ const READS = Object.freeze({ get: 1, touch: 0, update: 0 });
 const WRITE_HEAVY = Object.freeze({ get: 0.5, touch: 0, update: 0.5 });
 
 const REMOTE: readonly ContenderId[] = ['sc-near', 'sc-near-default', 'sc-nonear', 'ioredis', 'connect-redis', 'node-redis-csc'];
-const SAFE_HITS: readonly ContenderId[] = ['lru-clone', 'lru-msgpack', 'lru-frozen'];
+/** The in-memory "safe hit" baselines a near-cache hit is held to. */
+export const SAFE_HITS: readonly ContenderId[] = ['lru-clone', 'lru-msgpack', 'lru-frozen'];
 
 /** Workloads of the micro sections (everything but scale, instances, lag and http). */
 export function microWorkloads(opts: BenchOptions): Partial<Record<Section, WorkloadDef[]>> {

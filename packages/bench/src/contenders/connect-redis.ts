@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { RedisStore } from 'connect-redis';
 import type { SessionData as ExpressSessionData } from 'express-session';
 import { createCluster } from 'redis';
-import { writePatch, type PayloadFactory, type SessionData } from '../payload';
+import { writePatch, type PayloadFactory } from '../payload';
 import { forEachConcurrent, type CacheCounters, type Contender } from './contender';
 
 /** Options of a {@link ConnectRedisContender}. */
@@ -38,15 +38,14 @@ export class ConnectRedisContender implements Contender {
   readonly #client: ReturnType<typeof nodeRedisCluster>;
   readonly #store: RedisStore;
   readonly #sids: string[] = [];
-  readonly #csc: boolean;
   #template: ExpressSessionData = {} as ExpressSessionData;
   #connected: Promise<unknown> | undefined;
 
   constructor(options: ConnectRedisContenderOptions) {
-    this.#csc = options.clientSideCacheEntries !== undefined;
-    this.id = this.#csc ? 'node-redis-csc' : 'connect-redis';
-    this.label = this.#csc ? 'connect-redis + node-redis CSC' : 'connect-redis';
-    this.description = this.#csc
+    const csc = options.clientSideCacheEntries !== undefined;
+    this.id = csc ? 'node-redis-csc' : 'connect-redis';
+    this.label = csc ? 'connect-redis + node-redis CSC' : 'connect-redis';
+    this.description = csc
       ? `connect-redis 10 over node-redis 5 createCluster({ RESP: 3, clientSideCache: { maxEntries: ${options.clientSideCacheEntries}, evictPolicy: 'LRU' } })`
       : 'connect-redis 10 over node-redis 5 createCluster (RESP2), JSON serializer, SET EX / GET / EXPIRE';
     this.#client = nodeRedisCluster(options.seeds, options.clientSideCacheEntries);
@@ -84,7 +83,7 @@ export class ConnectRedisContender implements Contender {
   }
 
   update(i: number, n: number): Promise<unknown> {
-    return this.#store.set(this.#sids[i]!, { ...this.#template, ...(writePatch(n) as SessionData) } as ExpressSessionData);
+    return this.#store.set(this.#sids[i]!, { ...this.#template, ...writePatch(n) } as ExpressSessionData);
   }
 
   create(): Promise<unknown> {

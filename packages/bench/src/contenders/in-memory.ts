@@ -87,8 +87,7 @@ export class InMemoryContender implements Contender {
       // Keys of the length of a sessioncache id, so that hashing them costs the same.
       const key = randomBytes(41).toString('base64url');
       // The shared objects are frozen: for 'none' (the ceiling) that changes nothing a get costs.
-      const data = this.pool.get(i);
-      this.#lru.set(key, this.protection === 'msgpack' ? packr.pack(data) : data);
+      this.#lru.set(key, this.#encode(this.pool.get(i)));
       this.#keys.push(key);
     }
   }

@@ -6,7 +6,6 @@ import autocannon from 'autocannon';
 import { processCpuUs } from '../runner';
 import { spread, type Spread } from '../summary';
 import { log, type Suite } from '../suite';
-import { ZipfSampler } from '../zipf';
 import type { HttpStoreKind, ParentMessage, ServerConfig, ServerMessage } from './server';
 
 /** Share of requests that change the session (the rest only read it; express-session touches those). */
@@ -120,16 +119,19 @@ export async function runHttp(suite: Suite): Promise<HttpResult> {
       });
       if (typeof s === 'string') {
         log(`http: ${store} skipped: ${s}`);
-        if (store === 'sessioncache') result.skipped = s;
+        if (store === 'sessioncache') {
+          // Nothing to compare it with: do not populate the other stores for nothing.
+          result.skipped = s;
+          return result;
+        }
         continue;
       }
       log(`http: ${store} server ready with ${sessions} sessions in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       servers.push(s);
     }
-    if (result.skipped) return result;
     const samples = servers.map(() => ({ rps: [] as number[], p50: [] as number[], p99: [] as number[], cpu: [] as number[], redis: [] as number[], hit: [] as number[], non2xx: 0, errors: 0 }));
     const drive = async (s: Server, seconds: number): Promise<{ r: autocannon.Result; cpuUs: number; redisUs: number; hitRate: number }> => {
-      const z = new ZipfSampler(s.cookies.length, opts.zipfS, suite.rng);
+      const pick = suite.picker('zipf', s.cookies.length);
       const rng = suite.rng;
       const before = await stats(s);
       const redisBefore = processCpuUs(suite.redisPids);
@@ -137,7 +139,7 @@ export async function runHttp(suite: Suite): Promise<HttpResult> {
         url: `http://127.0.0.1:${s.port}`,
         connections: opts.inflight,
         duration: seconds,
-        requests: [{ setupRequest: (req) => ({ ...req, path: rng() < WRITE_SHARE ? '/write' : '/read', headers: { cookie: s.cookies[z.next()]! } }) }],
+        requests: [{ setupRequest: (req) => ({ ...req, path: rng() < WRITE_SHARE ? '/write' : '/read', headers: { cookie: s.cookies[pick()]! } }) }],
       });
       const after = await stats(s);
       const hits = after.hits - before.hits;

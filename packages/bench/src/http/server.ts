@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as inspector from 'node:inspector';
 import { SessionCache } from '@sessioncache/sdk';
+import { saveBeforeResponse, SessionCacheStore } from '@sessioncache/sdk/express';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
@@ -42,26 +43,19 @@ export type ServerMessage =
 /** Messages to the server process. */
 export type ParentMessage = { type: 'stats' } | { type: 'profile' } | { type: 'stop' };
 
-export const COOKIE_NAME = 'sid';
+const COOKIE_NAME = 'sid';
 /** Cookie lifetime: SessionCacheStore takes its idle timeout from it (see BENCH_LIFETIMES). */
 const MAX_AGE_MS = BENCH_LIFETIMES.idleTimeoutSec * 1000;
 
 /** express-session's signed cookie value (cookie-signature: HMAC-SHA256, base64 without padding). */
-export function signedCookie(sid: string, secret: string): string {
+function signedCookie(sid: string, secret: string): string {
   const mac = createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '');
   return `${COOKIE_NAME}=${encodeURIComponent(`s:${sid}.${mac}`)}`;
 }
 
-/** The part of `@sessioncache/sdk/express` the app uses. */
-interface ExpressAdapter {
-  SessionCacheStore: new (options: { cache: SessionCache }) => session.Store & { genid: (req?: unknown) => string };
-  saveBeforeResponse?: () => express.RequestHandler;
-}
-const EXPRESS_ADAPTER: string = '@sessioncache/sdk/express';
-
 interface Backend {
   store: session.Store;
-  genid: ((req: unknown) => string) | undefined;
+  genid: (() => string) | undefined;
   /** Middleware the store's documentation asks for, mounted after express-session. */
   after: express.RequestHandler[];
   counters(): { hits: number; misses: number };
@@ -70,26 +64,17 @@ interface Backend {
 
 async function backend(config: ServerConfig): Promise<Backend> {
   if (config.store === 'sessioncache') {
-    let adapter: ExpressAdapter;
-    try {
-      // Loaded by name at run time, so that this package still builds while the adapter is
-      // being written; the HTTP section is skipped when it cannot be loaded.
-      adapter = (await import(EXPRESS_ADAPTER)) as ExpressAdapter;
-      if (typeof adapter.SessionCacheStore !== 'function') throw new Error('it exports no SessionCacheStore class');
-    } catch (err) {
-      throw new Error(`${EXPRESS_ADAPTER} is not available: ${(err as Error).message}`);
-    }
     const cache = await SessionCache.connect({
       redis: { cluster: config.seeds },
       keyPrefix: config.keyPrefix,
       idleTimeoutSec: BENCH_LIFETIMES.idleTimeoutSec,
       nearCache: { maxEntries: config.sessions, maxBytes: config.sessions * (config.payloadBytes + 2048), maxTtlMs: BENCH_LIFETIMES.nearCacheMaxTtlMs },
     });
-    const store = new adapter.SessionCacheStore({ cache });
+    const store = new SessionCacheStore({ cache });
     return {
       store,
       genid: store.genid,
-      after: adapter.saveBeforeResponse ? [adapter.saveBeforeResponse()] : [],
+      after: [saveBeforeResponse()],
       counters: () => {
         const s = cache.stats().nearCache;
         return { hits: s.hits, misses: s.misses };
@@ -162,7 +147,7 @@ async function main(): Promise<void> {
   const cookies: string[] = new Array(config.sessions);
   const expires = new Date(Date.now() + MAX_AGE_MS).toISOString();
   await forEachConcurrent(0, config.sessions, 128, async (i) => {
-    const sid = be.genid ? be.genid(undefined) : randomBytes(24).toString('base64url');
+    const sid = be.genid ? be.genid() : randomBytes(24).toString('base64url');
     const data = { cookie: { originalMaxAge: MAX_AGE_MS, expires, httpOnly: true, path: '/', sameSite: 'lax' }, ...payload.data(i) };
     await promiseOf<void>((cb) => be.store.set(sid, data as unknown as session.SessionData, (err) => cb(err)));
     sids[i] = sid;
@@ -171,15 +156,7 @@ async function main(): Promise<void> {
 
   // Steady state: a local cache reads every session once, coldest first (as the micro workloads do).
   if (config.store !== 'connect-redis') {
-    let next = sids.length - 1;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        while (next >= 0) {
-          const sid = sids[next--]!;
-          await promiseOf((cb) => be.store.get(sid, cb)).catch(() => undefined);
-        }
-      }),
-    );
+    await forEachConcurrent(0, sids.length, 64, (k) => promiseOf((cb) => be.store.get(sids[sids.length - 1 - k]!, cb)).catch(() => undefined));
   }
 
   const server = http.createServer(app);
