@@ -22,8 +22,8 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Redis from 'ioredis';
-import { flushCluster, parseClusterNodes, parseSeeds } from '@sessioncache/devcluster';
-import { SessionCache, type ConnectOptions } from '@sessioncache/sdk';
+import type { ConnectOptions } from '@sessioncache/sdk';
+import { connect, masters, parseClientList, track, useSharedCluster } from '../../packages/sdk/src/test-support/harness';
 import { sleep, waitFor } from './support/cluster';
 import { quantile, recordFigures, round } from './support/figures';
 import { ProcessWatch } from './support/process-watch';
@@ -44,25 +44,24 @@ interface Counter {
   busy: boolean;
 }
 
-/** One plain connection per master of the shared cluster. */
+useSharedCluster();
+
+/** One plain connection per master of the shared cluster (the killer's), closed after the test. */
 async function masterConnections(): Promise<Redis[]> {
-  const seeds = parseSeeds(process.env.REDIS_CLUSTER_NODES!);
-  const probe = new Redis(seeds[0]!.port, seeds[0]!.host);
-  const nodes = parseClusterNodes(String(await probe.cluster('NODES')));
-  probe.disconnect();
-  return nodes.filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0).map((n) => new Redis(n.port, n.host));
+  return (await masters()).map((m) => {
+    const r = new Redis(m.port, m.host);
+    track({ close: () => r.disconnect() });
+    return r;
+  });
 }
 
 /** Kills the invalidation connections named `name` (or every pub/sub client) on one master. */
 async function killInvalidationConnections(r: Redis, how: 'invalidations' | 'tracking' | 'both' | 'pubsub'): Promise<number> {
   if (how === 'pubsub') return Number(await r.client('KILL', 'TYPE', 'pubsub'));
   const names = how === 'both' ? ['sessioncache:invalidations', 'sessioncache:tracking'] : [`sessioncache:${how}`];
-  const list = String(await r.client('LIST'));
   let killed = 0;
-  for (const line of list.split('\n')) {
-    const id = /^id=(\d+) /.exec(line)?.[1];
-    const name = / name=(\S*) /.exec(line)?.[1];
-    if (id && name && names.includes(name)) killed += Number(await r.client('KILL', 'ID', id).catch(() => 0));
+  for (const c of parseClientList(String(await r.client('LIST')))) {
+    if (c.id && c.name && names.includes(c.name)) killed += Number(await r.client('KILL', 'ID', c.id).catch(() => 0));
   }
   return killed;
 }
@@ -85,15 +84,11 @@ interface ScenarioResult {
  * A writes counters, B reads them through its near cache (options `near`), a killer kills
  * invalidation connections every KILL_EVERY_MS when `kill` is set. Returns what the checker saw.
  */
-async function runScenario(open: Array<{ close(): Promise<void> | void }>, near: ConnectOptions['nearCache'], kill: boolean, durationMs: number): Promise<ScenarioResult> {
-  const seeds = parseSeeds(process.env.REDIS_CLUSTER_NODES!);
-  await flushCluster(seeds);
+async function runScenario(near: ConnectOptions['nearCache'], kill: boolean, durationMs: number): Promise<ScenarioResult> {
   const watch = new ProcessWatch();
-  const masters = await masterConnections();
-  open.push(...masters.map((r) => ({ close: () => r.disconnect() })));
-  const a = await SessionCache.connect({ redis: { cluster: seeds } });
-  const b = await SessionCache.connect({ redis: { cluster: seeds }, nearCache: near });
-  open.push(a, b);
+  const admins = await masterConnections();
+  const a = await connect();
+  const b = await connect({ nearCache: near });
   try {
     const counters: Counter[] = [];
     for (let k = 0; k < SESSIONS; k += 50) {
@@ -156,7 +151,7 @@ async function runScenario(open: Array<{ close(): Promise<void> | void }>, near:
       let k = 0;
       while (!stop) {
         await sleep(KILL_EVERY_MS);
-        const r = masters[k % masters.length]!;
+        const r = admins[k % admins.length]!;
         kills += await killInvalidationConnections(r, ways[k % ways.length]!).catch(() => 0);
         k++;
       }
@@ -217,13 +212,8 @@ async function runScenario(open: Array<{ close(): Promise<void> | void }>, near:
 }
 
 describe('invalidation connections killed repeatedly under load', () => {
-  const open: Array<{ close(): Promise<void> | void }> = [];
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => Promise.resolve(c.close()).catch(() => undefined)));
-  });
-
   it(`no read by B is stale by more than ${STALENESS_BOUND_MS} ms, and B converges once the kills stop`, async () => {
-    const r = await runScenario(open, {}, true, DURATION_MS);
+    const r = await runScenario({}, true, DURATION_MS);
     recordFigures('invalidation-loss', r.figures);
     expect(r.kills).toBeGreaterThan(DURATION_MS / KILL_EVERY_MS / 2);
     expect(r.reads).toBeGreaterThan(5000);
@@ -241,7 +231,7 @@ describe('invalidation connections killed repeatedly under load', () => {
   it('control: the same checker flags a near cache that keeps entries past the bound (TTL-only, 4 s)', async () => {
     // Without invalidation, an entry lives fallbackTtlMs whatever A writes: stale reads far
     // past the bound are expected, and the checker must see them (else it could not fail).
-    const r = await runScenario(open, { invalidation: 'none', fallbackTtlMs: 4000 }, false, 6000);
+    const r = await runScenario({ invalidation: 'none', fallbackTtlMs: 4000 }, false, 6000);
     recordFigures('invalidation-loss/control-ttl-only', r.figures);
     expect(r.stale.filter((x) => x > STALENESS_BOUND_MS).length).toBeGreaterThan(0);
     expect(r.phantoms).toBe(0);

@@ -83,7 +83,7 @@ describe.each([
         await cluster.pause(replica);
         // A frozen process still receives into its socket buffer: cut the link on the master's
         // side too, so that nothing the master acknowledges from now on reaches the replica.
-        await onNode(victim.port, (r) => r.client('KILL', 'TYPE', 'replica'));
+        await onNode(victim, (r) => r.client('KILL', 'TYPE', 'replica'));
         await sleep(replicaLagMs);
       }
       const writesBeforeKill = load.acknowledgedWrites;

@@ -16,13 +16,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import Redis from 'ioredis';
-import { flushCluster, parseClusterNodes, parseSeeds } from '@sessioncache/devcluster';
 import { SessionCache } from '@sessioncache/sdk';
 import { Codec } from '../../packages/sdk/src/codec';
 import { generateSessionId, SESSION_ID_LENGTH } from '../../packages/sdk/src/ids';
 import { KeyLayout } from '../../packages/sdk/src/store/keys';
-import { slotOfSession } from './support/cluster';
+import { closeAll, flush, masters as clusterMasters, ownerOf, seeds } from '../../packages/sdk/src/test-support/harness';
 import { recordFigures, round } from './support/figures';
 import { memoryMiB } from './support/process-watch';
 
@@ -85,10 +83,7 @@ async function blast(host: string, port: number, commands: Buffer[]): Promise<vo
 
 /** Writes `count` sessions in the SDK's layout; returns their ids packed in one Buffer (55 bytes each, off the JS heap). */
 async function writeSessions(count: number): Promise<Buffer> {
-  const seeds = parseSeeds(process.env.REDIS_CLUSTER_NODES!);
-  const probe = new Redis(seeds[0]!.port, seeds[0]!.host);
-  const masters = parseClusterNodes(String(await probe.cluster('NODES'))).filter((n) => n.role === 'master' && !n.failed && n.slots.length > 0);
-  probe.disconnect();
+  const masters = await clusterMasters();
   const keys = new KeyLayout('sc:');
   const codec = new Codec();
   const ids = Buffer.alloc(count * SESSION_ID_LENGTH);
@@ -106,25 +101,25 @@ async function writeSessions(count: number): Promise<Buffer> {
   });
   const meta = ['v', '1', 'c', String(now), 'a', String(now), 'i', '3600', 'x', String(now + 8 * 3600_000)];
   for (let start = 0; start < count; start += 50_000) {
-    const batches: Buffer[][] = masters.map(() => []);
+    const batches = new Map(masters.map((m) => [m, [] as Buffer[]]));
     for (let i = start; i < Math.min(count, start + 50_000); i++) {
       const p = generateSessionId();
       ids.write(p.id, i * SESSION_ID_LENGTH, 'latin1');
-      const slot = slotOfSession(p.id);
-      const owner = masters.findIndex((m) => m.slots.some(([a, b]) => slot >= a && slot <= b));
       const { fields, size } = payloads[i % payloads.length]!;
       const key = keys.session(p.tag, p.hash);
-      batches[owner]!.push(resp(['HSET', key, ...meta, 'z', String(size), ...fields]), resp(['PEXPIRE', key, '3600000']));
+      batches.get(ownerOf(masters, p.id))!.push(resp(['HSET', key, ...meta, 'z', String(size), ...fields]), resp(['PEXPIRE', key, '3600000']));
     }
-    await Promise.all(masters.map((m, k) => blast(m.host || '127.0.0.1', m.port, batches[k]!)));
+    await Promise.all([...batches].map(([m, commands]) => blast(m.host || '127.0.0.1', m.port, commands)));
   }
   return ids;
 }
 
 describe(`memory: ${SESSIONS.toLocaleString('en')} distinct sessions through a near cache limited to 32 MiB`, () => {
-  const seeds = () => parseSeeds(process.env.REDIS_CLUSTER_NODES!);
-  beforeAll(() => flushCluster(seeds()));
-  afterAll(() => flushCluster(seeds()));
+  beforeAll(() => flush());
+  afterAll(async () => {
+    await closeAll();
+    await flush();
+  });
 
   it(
     `keeps the near cache within maxBytes and the heap within +${HEAP_GROWTH_BOUND_MIB} MiB`,

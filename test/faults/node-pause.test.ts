@@ -43,6 +43,7 @@ interface Outcome {
   untyped: unknown[];
   maxSdkInFlight: number;
   maxPendingCommands: number;
+  pendingAfterRecovery: number;
   nearCacheDetectedMs: number;
   hitsOnFrozen: number;
   recovered: { reads: boolean; writes: boolean; tracking: boolean; caching: boolean; afterResumeMs: number };
@@ -186,6 +187,7 @@ describe('a master paused (SIGSTOP) longer than commandTimeoutMs, shorter than t
         untyped,
         maxSdkInFlight,
         maxPendingCommands,
+        pendingAfterRecovery: pendingCommands(direct),
         nearCacheDetectedMs,
         hitsOnFrozen,
         recovered,
@@ -201,7 +203,7 @@ describe('a master paused (SIGSTOP) longer than commandTimeoutMs, shorter than t
         hammerOutcomes: hammerCodes,
         maxSdkInFlight,
         maxPendingClientCommands: maxPendingCommands,
-        pendingClientCommandsAfterRecovery: pendingCommands(direct),
+        pendingClientCommandsAfterRecovery: result.pendingAfterRecovery,
         nearCacheDetectedMs: round(nearCacheDetectedMs),
         recoveredAfterResumeMs: round(recovered.afterResumeMs),
         heapMiB: { before: round(memBefore.heapUsed), paused: round(memPaused.heapUsed) },
@@ -249,5 +251,7 @@ describe('a master paused (SIGSTOP) longer than commandTimeoutMs, shorter than t
 
   it('after SIGCONT: reads, writes, invalidation and caching all come back', () => {
     expect(result.recovered).toMatchObject({ reads: true, writes: true, tracking: true, caching: true });
+    // Every command held for the frozen node was answered once it resumed: none left behind.
+    expect(result.pendingAfterRecovery).toBe(0);
   });
 });

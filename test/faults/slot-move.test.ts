@@ -4,32 +4,22 @@
  * the old slot map. Reads and writes must follow the MOVED redirection, and near caches must
  * stop trusting what they read from the old owner (nearcache.md §3, pitfall 6).
  */
-import Redis from 'ioredis';
 import type { DevCluster, DevClusterNode } from '@sessioncache/devcluster';
 import { SessionCache, type ConnectOptions, type Session } from '@sessioncache/sdk';
-import { ownerOf, slotOfSession, startFaultCluster, waitFor } from './support/cluster';
+import { onNode, ownerOf, slotOfSession, startFaultCluster, waitFor } from './support/cluster';
 
 /** Moves `slot` with its keys from `from` to `to`, and tells every master. */
 async function moveSlot(slot: number, from: DevClusterNode, to: DevClusterNode, masters: readonly DevClusterNode[]): Promise<void> {
-  const src = new Redis(from.port);
-  const dst = new Redis(to.port);
-  try {
-    await dst.cluster('SETSLOT', slot, 'IMPORTING', from.id);
+  await onNode(to, (dst) => dst.cluster('SETSLOT', slot, 'IMPORTING', from.id));
+  await onNode(from, async (src) => {
     await src.cluster('SETSLOT', slot, 'MIGRATING', to.id);
     for (;;) {
       const keys = (await src.cluster('GETKEYSINSLOT', slot, 100)) as string[];
       if (keys.length === 0) break;
       await src.migrate('127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys);
     }
-    for (const m of masters) {
-      const r = new Redis(m.port);
-      await r.cluster('SETSLOT', slot, 'NODE', to.id);
-      r.disconnect();
-    }
-  } finally {
-    src.disconnect();
-    dst.disconnect();
-  }
+  });
+  for (const m of masters) await onNode(m, (r) => r.cluster('SETSLOT', slot, 'NODE', to.id));
 }
 
 describe('a slot moved to another master while the SDK has the old slot map', () => {

@@ -14,8 +14,8 @@ import fc from 'fast-check';
 import { parseInfo } from '@sessioncache/devcluster';
 import { SessionCacheError, type Session } from '@sessioncache/sdk';
 import { Codec } from '../../packages/sdk/src/codec';
-import { checkSessionId, hashSecret } from '../../packages/sdk/src/ids';
-import { allKeys, connect, flush, onEveryMaster, raw, useSharedCluster } from '../../packages/sdk/src/test-support/harness';
+import { checkSessionId } from '../../packages/sdk/src/ids';
+import { allKeys, connect, flush, onEveryMaster, raw, sessionKey, tombstoneKey, useSharedCluster } from '../../packages/sdk/src/test-support/harness';
 import { recordFigures } from '../faults/support/figures';
 
 useSharedCluster();
@@ -26,12 +26,6 @@ const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 const ranCases: Record<string, number> = {};
 
 afterAll(() => recordFigures('fuzz/sdk-inputs (integration)', { runsPerProperty: RUNS, cases: ranCases }));
-
-/** The raw session hash key of an id (the SDK's layout). */
-function keyOf(id: string): string {
-  const [tag, secret] = id.split('.') as [string, string];
-  return `sc:s:{${tag}}:${hashSecret(secret)}`;
-}
 
 /** Scripts Redis has run so far, over every master (what any SDK call would have sent). */
 async function scriptCalls(): Promise<number> {
@@ -92,7 +86,7 @@ describe('fuzz against Redis: ids', () => {
     );
     // The only keys written: the tombstones `destroy` leaves on well-formed ids (by design, so
     // a save racing a logout cannot revive the id).
-    const tombstones = new Set([...destroyedWellFormed].map((id) => keyOf(id).replace(/^sc:s:/, 'sc:t:')));
+    const tombstones = new Set([...destroyedWellFormed].map(tombstoneKey));
     const added = (await allKeys()).filter((k) => !keysBefore.has(k));
     expect(added.filter((k) => !tombstones.has(k))).toEqual([]);
     expect(malformedCalls).toBeGreaterThan(RUNS / 4);
@@ -140,9 +134,9 @@ describe('fuzz against Redis: patches and create inputs', () => {
     await fc.assert(
       fc.asyncProperty(patch, async (p) => {
         const s = await cache.create({ data: { keep: 'me', n: 1 } });
-        const before = await r.hgetallBuffer(keyOf(s.id));
+        const before = await r.hgetallBuffer(sessionKey(s.id));
         const out = await typed(() => cache.update(s.id, p as Record<string, unknown>), ['SC_ERR_INVALID_ARGUMENT', 'SC_ERR_PAYLOAD_TOO_LARGE']);
-        const after = await r.hgetallBuffer(keyOf(s.id));
+        const after = await r.hgetallBuffer(sessionKey(s.id));
         if (out instanceof SessionCacheError) {
           refused++;
           expect(after).toEqual(before);
@@ -220,7 +214,7 @@ describe('fuzz against Redis: corrupt stored sessions', () => {
       fc.asyncProperty(corruption, async (c) => {
         const s = await direct.create({ data: { a: 1, b: 'two' } });
         await cached.get(s.id);
-        const key = keyOf(s.id);
+        const key = sessionKey(s.id);
         if (c.kind === 'replace') await r.hset(key, c.field, Buffer.from(c.bytes));
         else if (c.kind === 'flip' || c.kind === 'truncate') {
           const v = (await r.hgetBuffer(key, c.field))!;
@@ -254,7 +248,7 @@ describe('fuzz against Redis: corrupt stored sessions', () => {
   it.each(['!', '-100000', '1.5', 'nan'])('a session whose size field is %j reads as missing through the near cache, not a TypeError', async (z) => {
     const cache = await connect({ logger: { warn: () => undefined } });
     const s = await cache.create({ data: { a: 1 } });
-    await raw().hset(keyOf(s.id), 'z', z);
+    await raw().hset(sessionKey(s.id), 'z', z);
     await expect(cache.get(s.id)).resolves.toBeNull();
   });
 
@@ -263,12 +257,12 @@ describe('fuzz against Redis: corrupt stored sessions', () => {
     const cache = await connect({ nearCache: { enabled: false }, logger: { warn: () => undefined } });
     const r = raw();
     const s = await cache.create({ data: { a: 1, b: 'two' } });
-    await r.hset(keyOf(s.id), field, value);
+    await r.hset(sessionKey(s.id), field, value);
     expect(await cache.get(s.id)).toBeNull();
     const keys = (await allKeys()).sort();
-    const before = await r.hgetallBuffer(keyOf(s.id));
+    const before = await r.hgetallBuffer(sessionKey(s.id));
     await expect(cache.update(s.id, { a: 2 })).rejects.toBeInstanceOf(SessionCacheError);
-    expect(await r.hgetallBuffer(keyOf(s.id))).toEqual(before);
+    expect(await r.hgetallBuffer(sessionKey(s.id))).toEqual(before);
     await expect(cache.regenerate(s.id)).rejects.toBeInstanceOf(SessionCacheError);
     expect((await allKeys()).sort()).toEqual(keys);
   }

@@ -8,38 +8,26 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
-import { flushCluster, parseSeeds } from '@sessioncache/devcluster';
-import { SessionCache, type ConnectOptions, type EncryptionOptions } from '@sessioncache/sdk';
-import { hashSecret } from '../../packages/sdk/src/ids';
+import type { ConnectOptions, EncryptionOptions } from '@sessioncache/sdk';
+import { closeAll, connect as connectShared, flush, seeds, sessionKey } from '../../packages/sdk/src/test-support/harness';
 
-const seeds = () => parseSeeds(process.env.REDIS_CLUSTER_NODES!);
 const KEY_1 = randomBytes(32);
 const KEY_2 = randomBytes(32);
 const MARKER = 'PLAINTEXT-MARKER-4242';
 const CARD = '4111111111111111';
 
-/** The session hash key of an id (the SDK's layout: `sc:s:{<tag>}:<sha256(secret)>`). */
-function sessionKey(id: string): string {
-  const [tag, secret] = id.split('.') as [string, string];
-  return `sc:s:{${tag}}:${hashSecret(secret)}`;
-}
-
 describe('encryption at rest (AES-256-GCM, key ids, rotation)', () => {
   let raw: Cluster;
-  const open: SessionCache[] = [];
   beforeAll(async () => {
-    await flushCluster(seeds());
+    await flush();
     raw = new Cluster(seeds());
   });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
-  });
+  afterEach(closeAll);
   afterAll(() => raw.disconnect());
 
-  async function connect(encryption: EncryptionOptions | undefined, extra: Partial<ConnectOptions> = {}): Promise<SessionCache> {
-    const c = await SessionCache.connect({ redis: { cluster: seeds() }, ...(encryption ? { encryption } : {}), ...extra });
-    open.push(c);
-    return c;
+  /** An instance on the shared cluster with `encryption` (none when undefined), closed after the test. */
+  function connect(encryption: EncryptionOptions | undefined, extra: Partial<ConnectOptions> = {}): ReturnType<typeof connectShared> {
+    return connectShared({ ...(encryption ? { encryption } : {}), ...extra });
   }
 
   /** Attribute fields of a session as stored: name -> [format, flags, key id] and the bytes. */

@@ -17,11 +17,11 @@ import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
-import { flushCluster, parseSeeds, StandaloneRedis } from '@sessioncache/devcluster';
+import { StandaloneRedis } from '@sessioncache/devcluster';
 import { SessionCache, type ConnectOptions } from '@sessioncache/sdk';
 import { registerSessionCacheMetrics } from '@sessioncache/sdk/prometheus';
 import { startSidecar, type RunningSidecar } from '@sessioncache/sidecar';
-import { hashSecret } from '../../packages/sdk/src/ids';
+import { flush, seeds, sessionKey } from '../../packages/sdk/src/test-support/harness';
 import { freePort, waitFor } from '../faults/support/cluster';
 import { ProcessWatch, realProcess } from '../faults/support/process-watch';
 import { setUser } from './support/redis-security';
@@ -32,8 +32,6 @@ const SIDECAR_PASSWORD = 'probe-password-Hc55rKe9';
 const ENC_KEY = randomBytes(32);
 const TAG_SECRET = 'user-tag-secret-Yb62sQd8-0123456789';
 const USER_ID = 'alice@example.com';
-
-const seeds = () => parseSeeds(process.env.REDIS_CLUSTER_NODES!);
 
 /** Everything written to a stream, as text. */
 function sink(into: string[]): Writable {
@@ -58,7 +56,7 @@ describe('no session id or secret in logs, warnings, errors or metrics', () => {
   let wrongPasswordError: unknown;
 
   beforeAll(async () => {
-    await flushCluster(seeds());
+    await flush();
     watch = new ProcessWatch();
     for (const stream of new Set([realProcess.stdout, realProcess.stderr, process.stdout, process.stderr])) {
       const original = stream.write.bind(stream);
@@ -87,10 +85,10 @@ describe('no session id or secret in logs, warnings, errors or metrics', () => {
     admin.disconnect();
 
     const logger = { warn: (message: string, context?: Record<string, unknown>) => void captured.push(`${message} ${JSON.stringify(context ?? {})}`) };
-    const base: Partial<ConnectOptions> = { redis: { cluster: seeds() }, userTagSecret: TAG_SECRET };
-    const a = await SessionCache.connect({ ...base, redis: { cluster: seeds() }, encryption: { keys: [{ id: 7, key: ENC_KEY }] }, logger, metrics: { sidecar: sidecar.url, intervalMs: 100, worker: 'hygiene-a' } });
+    const base = { redis: { cluster: seeds() }, userTagSecret: TAG_SECRET } satisfies Partial<ConnectOptions>;
+    const a = await SessionCache.connect({ ...base, encryption: { keys: [{ id: 7, key: ENC_KEY }] }, logger, metrics: { sidecar: sidecar.url, intervalMs: 100, worker: 'hygiene-a' } });
     // b logs through the default logger (process warnings) and cannot decrypt a's sessions.
-    const b = await SessionCache.connect({ ...base, redis: { cluster: seeds() }, metrics: { sidecar: sidecar.url, intervalMs: 100, worker: 'hygiene-b' } });
+    const b = await SessionCache.connect({ ...base, metrics: { sidecar: sidecar.url, intervalMs: 100, worker: 'hygiene-b' } });
     open.push(a, b);
     const registry = new Registry();
     registerSessionCacheMetrics(registry, [a, b]);
@@ -108,7 +106,7 @@ describe('no session id or secret in logs, warnings, errors or metrics', () => {
     // A corrupt payload read by a (its logger) and by b (process warning).
     const [tag, secret] = plain.id.split('.') as [string, string];
     const raw = new Redis.Cluster(seeds());
-    await raw.hset(`sc:s:{${tag}}:${hashSecret(secret)}`, 'd:v', Buffer.from([1, 0, 0, 0xc1]));
+    await raw.hset(sessionKey(plain.id), 'd:v', Buffer.from([1, 0, 0, 0xc1]));
     raw.disconnect();
     await waitFor('the corruption reaches the near caches', async () => (await a.get(plain.id)) === null && (await b.get(plain.id)) === null, 5000);
     // Malformed and forged ids, on reads and writes.

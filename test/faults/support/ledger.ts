@@ -103,14 +103,41 @@ export class MixedWorkload {
     }
   }
 
-  async #create(i: number): Promise<void> {
+  /** Runs one call of instance `i`, counting its outcome under `op`; true when it resolved. */
+  async #call(i: number, op: string, fn: () => Promise<void>): Promise<boolean> {
     try {
+      await fn();
+      this.#count(i, op, 'ok');
+      return true;
+    } catch (err) {
+      this.#failed(i, op, err);
+      return false;
+    }
+  }
+
+  async #create(i: number): Promise<void> {
+    await this.#call(i, 'create', async () => {
       const s = await this.caches[i]!.create({ data: { n: 0, owner: i } });
       this.sessions.push({ id: s.id, owner: i, acked: 0, attempted: 0, destroy: 'none', busy: false });
       this.acknowledgedWrites++;
-      this.#count(i, 'create', 'ok');
-    } catch (err) {
-      this.#failed(i, 'create', err);
+    });
+  }
+
+  /**
+   * Runs `write` on one of instance `i`'s own sessions, which is busy (no other write) meanwhile;
+   * false when the write failed (true when there was nothing to write).
+   */
+  async #writeOwn(i: number, op: 'update' | 'destroy', write: (s: TrackedSession) => Promise<void>): Promise<boolean> {
+    const s = this.#pickOwn(i);
+    if (!s) return true;
+    s.busy = true;
+    try {
+      return await this.#call(i, op, async () => {
+        await write(s);
+        this.acknowledgedWrites++;
+      });
+    } finally {
+      s.busy = false;
     }
   }
 
@@ -149,41 +176,19 @@ export class MixedWorkload {
           }
         }
       } else if (r < 0.85) {
-        const s = this.#pickOwn(i);
-        if (s) {
-          s.busy = true;
+        failed = !(await this.#writeOwn(i, 'update', async (s) => {
           const next = ++s.attempted;
-          try {
-            await cache.update(s.id, { n: next });
-            s.acked = Math.max(s.acked, next);
-            this.acknowledgedWrites++;
-            this.#count(i, 'update', 'ok');
-          } catch (err) {
-            failed = true;
-            this.#failed(i, 'update', err);
-          } finally {
-            s.busy = false;
-          }
-        }
+          await cache.update(s.id, { n: next });
+          s.acked = Math.max(s.acked, next);
+        }));
       } else if (r < 0.95) {
         await this.#create(i);
       } else {
-        const s = this.#pickOwn(i);
-        if (s) {
-          s.busy = true;
+        failed = !(await this.#writeOwn(i, 'destroy', async (s) => {
           s.destroy = 'attempted';
-          try {
-            await cache.destroy(s.id);
-            s.destroy = 'acked';
-            this.acknowledgedWrites++;
-            this.#count(i, 'destroy', 'ok');
-          } catch (err) {
-            failed = true;
-            this.#failed(i, 'destroy', err);
-          } finally {
-            s.busy = false;
-          }
-        }
+          await cache.destroy(s.id);
+          s.destroy = 'acked';
+        }));
       }
       // Errors come back at once while Redis is down: do not spin; and let sockets be read.
       if (failed) await sleep(5);

@@ -3,12 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
+import { parseClientList } from '../../../packages/sdk/src/test-support/harness';
 
 /**
  * The least-privilege ACL of a sessioncache client, as documented in docs/security.md
  * ("Redis ACL"). Found by running every SDK operation (with the near cache, WAIT and getMany)
- * against a user that starts from `-@all` and reading `ACL LOG`, then checking that removing
- * any single rule breaks something. `sc:` is the default keyPrefix.
+ * against a user that starts from `-@all` and reading `ACL LOG` (the tests assert it stays
+ * empty; none removes rules one at a time). `sc:` is the default keyPrefix.
  *
  * - keys: only the prefix (scripts run with the caller's ACL, so every key they touch counts);
  * - channel: only the invalidation channel of CLIENT TRACKING;
@@ -94,10 +95,7 @@ export function clientTls(certs: TestCertificates, ca = certs.ca): { ca: Buffer;
 
 /** Local ports of the server side of every client connection whose name starts with `sessioncache`. */
 export async function sessioncacheServerPorts(admin: Redis): Promise<Array<{ name: string; port: number }>> {
-  const text = String(await admin.client('LIST'));
-  return text
-    .trim()
-    .split('\n')
-    .map((line) => ({ name: / name=(\S*)/.exec(line)?.[1] ?? '', port: Number(/ laddr=\S+:(\d+)/.exec(line)?.[1]) }))
+  return parseClientList(String(await admin.client('LIST')))
+    .map((c) => ({ name: c.name ?? '', port: Number(c.laddr?.slice(c.laddr.lastIndexOf(':') + 1)) }))
     .filter((c) => c.name.startsWith('sessioncache'));
 }

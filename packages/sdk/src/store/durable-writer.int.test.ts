@@ -1,49 +1,14 @@
-import Redis from 'ioredis';
-import calculateSlot from 'cluster-key-slot';
-import { parseClusterNodes, StandaloneRedis } from '@sessioncache/devcluster';
+import { StandaloneRedis } from '@sessioncache/devcluster';
 import { DurabilityError } from '../errors';
-import { connect, eventually, masters, seeds, track, useSharedCluster } from '../test-support/harness';
+import { clientList, connect, eventually, masters, onNode, ownerOf, seeds, slotOfSession, track, useSharedCluster } from '../test-support/harness';
 import { SessionCache } from '../session-cache';
 import { DURABLE_CONNECTION_NAME } from './durable-writer';
 
 useSharedCluster();
 
-type Node = { host: string; port: number };
-
-/** Runs `fn` on a short-lived plain connection to one node. */
-async function onNode<T>(node: Node, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis(node.port, node.host);
-  r.on('error', () => undefined);
-  try {
-    return await fn(r);
-  } finally {
-    r.disconnect();
-  }
-}
-
-/** CLIENT LIST of one node as records. */
-async function clients(node: Node): Promise<Array<Record<string, string>>> {
-  const text = String(await onNode(node, (r) => r.client('LIST')));
-  return text
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])));
-}
-
 /** Ids of the durable-write connections open on `node` now. */
-async function durableIds(node: Node): Promise<string[]> {
-  return (await clients(node)).filter((c) => c.name === DURABLE_CONNECTION_NAME).map((c) => c.id!);
-}
-
-/** The master (with its node id) that owns a session id's slot. */
-async function ownerOf(id: string): Promise<Node & { id: string }> {
-  const slot = calculateSlot(id.slice(0, id.indexOf('.')));
-  const [m] = await masters();
-  const nodes = parseClusterNodes(String(await onNode(m!, (r) => r.cluster('NODES'))));
-  const owner = nodes.find((n) => n.role === 'master' && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b));
-  if (!owner) throw new Error(`no master serves slot ${slot}`);
-  return { host: owner.host, port: owner.port, id: owner.id };
+async function durableIds(node: { host: string; port: number }): Promise<string[]> {
+  return (await clientList(node)).filter((c) => c.name === DURABLE_CONNECTION_NAME).map((c) => c.id!);
 }
 
 describe('durable writes on dedicated connections', () => {
@@ -55,7 +20,7 @@ describe('durable writes on dedicated connections', () => {
     const created = await Promise.all(Array.from({ length: 30 }, (_, i) => cache.create({ data: { n: i } })));
     const updated = await Promise.all(created.map((s, i) => cache.update(s.id, { n: i + 100 })));
     expect(updated.map((s) => s.data.n)).toEqual(created.map((_, i) => i + 100));
-    for (const s of created.slice(0, 5)) expect((await cache.get(s.id))?.data.n).toBe(created.indexOf(s) + 100);
+    for (const [i, s] of created.slice(0, 5).entries()) expect((await cache.get(s.id))?.data.n).toBe(i + 100);
     expect(await cache.destroy(created[0]!.id)).toBe(true);
     expect(await cache.get(created[0]!.id)).toBeNull();
 
@@ -71,12 +36,13 @@ describe('durable writes on dedicated connections', () => {
   it('with more replicas than exist, a write rejects with DurabilityError while reads of the same shard are served', async () => {
     const seed = await connect();
     const s = await seed.create({ data: { n: 1 } });
-    const owner = await ownerOf(s.id);
+    const all = await masters();
+    const owner = ownerOf(all, s.id);
     // Other sessions on the same master.
     const neighbours: string[] = [];
     while (neighbours.length < 5) {
       const t = await seed.create({ data: { n: 0 } });
-      if ((await ownerOf(t.id)).port === owner.port) neighbours.push(t.id);
+      if (ownerOf(all, t.id).port === owner.port) neighbours.push(t.id);
     }
 
     const cache = await connect({ durability: { replicas: 2, timeoutMs: 4000 }, nearCache: { enabled: false } });
@@ -92,7 +58,7 @@ describe('durable writes on dedicated connections', () => {
       },
     );
     // The write has reached the master and its WAIT is blocked there (1 replica of 2).
-    await eventually(async () => (await clients(owner)).some((c) => c.name === DURABLE_CONNECTION_NAME && c.cmd === 'wait'), 3000);
+    await eventually(async () => (await clientList(owner)).some((c) => c.name === DURABLE_CONNECTION_NAME && c.cmd === 'wait'), 3000);
 
     // Reads of that shard go on the shared connection: they are answered while WAIT blocks.
     for (const id of neighbours) expect((await cache.get(id))?.data.n).toBe(0);
@@ -109,11 +75,10 @@ describe('durable writes on dedicated connections', () => {
   it('follows ASK while the slot is migrating', async () => {
     const seed = await connect();
     const s = await seed.create({ data: { n: 1 } });
-    const slot = calculateSlot(s.id.slice(0, s.id.indexOf('.')));
-    const from = await ownerOf(s.id);
-    const [m] = await masters();
-    const nodes = parseClusterNodes(String(await onNode(m!, (r) => r.cluster('NODES'))));
-    const to = nodes.find((n) => n.role === 'master' && !n.failed && n.slots.length > 0 && n.port !== from.port)!;
+    const slot = slotOfSession(s.id);
+    const all = await masters();
+    const from = ownerOf(all, s.id);
+    const to = all.find((n) => n.port !== from.port)!;
     const cache = await connect({ durability: { replicas: 1, timeoutMs: 2000 }, nearCache: { enabled: false } });
     try {
       await onNode(to, (r) => r.cluster('SETSLOT', slot, 'IMPORTING', from.id));
